@@ -1,0 +1,36 @@
+# The two entry points: `make demo` and `make test`. Both bootstrap their
+# dependencies first, so they work on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test demo demo-stop bench clean
+
+all: build
+
+deps:
+	@scripts/bootstrap.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+
+demo: build
+	scripts/demo.sh start
+
+demo-stop:
+	scripts/demo.sh stop
+
+bench: build
+	bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD_DIR)
