@@ -1,6 +1,6 @@
 #include "common/queue_kind.h"
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace mailfleet {
