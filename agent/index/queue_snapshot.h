@@ -1,0 +1,167 @@
+// An immutable, compact picture of a gateway's queues at one moment: every
+// message of one scan, sorted by (arrival time, queue id), with all strings
+// de-duplicated into one arena. Queries (filtered pages, summaries, lookups
+// by id) read it without locks; a new scan builds a new snapshot.
+//
+// Compactness matters: a gateway may hold a million messages, and the
+// budget is a few hundred bytes per message. Addresses and delay reasons
+// repeat across messages and are stored once.
+#ifndef MAILFLEET_AGENT_INDEX_QUEUE_SNAPSHOT_H_
+#define MAILFLEET_AGENT_INDEX_QUEUE_SNAPSHOT_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/postfix/queue_reader.h"
+#include "common/filter.h"
+#include "common/message.h"
+
+namespace mailfleet {
+
+// Where a listing resumes: after the message with this sort key.
+struct ListCursor {
+  int64_t arrival_us = 0;
+  std::string queue_id;
+};
+
+// Opaque page tokens ("<arrival_us>:<queue_id>", web-safe base64).
+std::string EncodePageToken(const ListCursor& cursor);
+absl::StatusOr<ListCursor> DecodePageToken(absl::string_view token);
+
+// qshape's age buckets, in minutes; one more bucket holds everything older.
+inline constexpr std::array<int, 9> kAgeBucketMinutes = {5,   10,  20,  40,  80,
+                                                         160, 320, 640, 1280};
+inline constexpr int kAgeBucketCount = kAgeBucketMinutes.size() + 1;
+
+struct QueueStats {
+  int64_t messages = 0;
+  int64_t bytes = 0;
+  int64_t recipients = 0;
+  absl::Time oldest_arrival = absl::InfiniteFuture();
+  std::array<int64_t, kAgeBucketCount> age_buckets{};
+};
+
+struct QueueSummary {
+  std::array<QueueStats, kQueueKindCount> queues;  // by QueueKind
+  int64_t total_messages = 0;
+  int64_t total_bytes = 0;
+  absl::Time oldest_arrival = absl::InfiniteFuture();
+  std::string oldest_queue_id;
+  struct DomainCount {
+    std::string domain;
+    int64_t recipients = 0;
+    int64_t messages = 0;
+  };
+  std::vector<DomainCount> top_domains;
+  std::vector<std::pair<std::string, int64_t>> top_delay_reasons;
+  int64_t problem_count = 0;
+  std::vector<postfix::ScanProblem> problems;  // the first few
+};
+
+class QueueSnapshot {
+ private:
+  struct StrRef {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  struct Entry {
+    int64_t arrival_us;
+    int64_t next_attempt_us;  // INT64_MIN when none
+    int64_t size;
+    StrRef id, sender, client, parse_error;
+    uint32_t first_recipient;
+    uint32_t recipient_count;
+    QueueKind queue;
+    bool forced_expire;
+  };
+  struct RecipientEntry {
+    StrRef address, orig_address, delay_reason;
+  };
+
+ public:
+  // A message of the snapshot, read in place. Offers the accessors
+  // Filter::Matches expects. Valid while the snapshot lives.
+  class View {
+   public:
+    QueueKind queue_kind() const { return e_->queue; }
+    absl::Time arrival() const { return absl::FromUnixMicros(e_->arrival_us); }
+    int64_t arrival_us() const { return e_->arrival_us; }
+    std::optional<absl::Time> next_attempt() const;
+    int64_t size_bytes() const { return e_->size; }
+    bool forced_expire() const { return e_->forced_expire; }
+    absl::string_view id() const { return s_->Str(e_->id); }
+    absl::string_view sender_address() const { return s_->Str(e_->sender); }
+    absl::string_view client() const { return s_->Str(e_->client); }
+    absl::string_view parse_error() const { return s_->Str(e_->parse_error); }
+    size_t recipient_count() const { return e_->recipient_count; }
+    absl::string_view recipient_address(size_t i) const {
+      return s_->Str(Rcpt(i).address);
+    }
+    absl::string_view recipient_orig_address(size_t i) const {
+      return s_->Str(Rcpt(i).orig_address);
+    }
+    absl::string_view recipient_delay_reason(size_t i) const {
+      return s_->Str(Rcpt(i).delay_reason);
+    }
+    Message ToMessage() const;
+
+   private:
+    friend class QueueSnapshot;
+    View(const QueueSnapshot* s, const Entry* e) : s_(s), e_(e) {}
+    const RecipientEntry& Rcpt(size_t i) const {
+      return s_->recipients_[e_->first_recipient + i];
+    }
+    const QueueSnapshot* s_;
+    const Entry* e_;
+  };
+
+  // Consumes a scan. `generation` is carried along for answers.
+  static std::shared_ptr<const QueueSnapshot> Build(postfix::ScanResult scan,
+                                                    int64_t generation);
+
+  size_t size() const { return entries_.size(); }
+  int64_t generation() const { return generation_; }
+  absl::Time scan_time() const { return scan_time_; }
+  absl::Duration scan_duration() const { return scan_duration_; }
+  // Approximate bytes held, for the memory budget.
+  size_t MemoryBytes() const;
+
+  std::optional<View> Find(absl::string_view queue_id) const;
+
+  // Calls `visit` for up to `limit` matching messages in (arrival, id)
+  // order, starting after `after` when given. Returns the cursor of the
+  // last message visited if more may follow, nullopt at the end.
+  std::optional<ListCursor> List(const Filter& filter, absl::Time now,
+                                 const ListCursor* after, size_t limit,
+                                 const std::function<void(const View&)>& visit) const;
+
+  QueueSummary Summarize(const Filter& filter, absl::Time now,
+                         size_t top_n) const;
+
+ private:
+  QueueSnapshot() = default;
+  absl::string_view Str(StrRef r) const {
+    return absl::string_view(arena_.data() + r.offset, r.length);
+  }
+
+  std::string arena_;
+  std::vector<Entry> entries_;  // sorted by (arrival_us, id)
+  std::vector<RecipientEntry> recipients_;
+  std::vector<uint32_t> by_id_;  // entry indices sorted by id
+  std::vector<postfix::ScanProblem> problems_;
+  int64_t generation_ = 0;
+  absl::Time scan_time_;
+  absl::Duration scan_duration_;
+};
+
+}  // namespace mailfleet
+
+#endif  // MAILFLEET_AGENT_INDEX_QUEUE_SNAPSHOT_H_

@@ -1,0 +1,93 @@
+// mailfleet-agent: one per gateway, beside Postfix. Reads the queue, keeps
+// the index, serves mailfleet.v1.AgentService.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "agent/index/queue_index.h"
+#include "agent/postfix/postfix_config.h"
+#include "agent/postfix/queue_reader.h"
+#include "agent/service/agent_service.h"
+#include "common/fmt_absl.h"
+#include "common/os/filesystem.h"
+#include "common/os/process_runner.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "address:port to serve on");
+ABSL_FLAG(std::string, postfix_config_dir, "/etc/postfix",
+          "the Postfix instance's config directory (postconf -c)");
+ABSL_FLAG(absl::Duration, rescan_interval, absl::Seconds(60),
+          "how often the whole queue is read again");
+ABSL_FLAG(int, scan_threads, 0, "threads reading queue files (0: one per core)");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
+
+namespace {
+
+int Fail(const std::string& message) {
+  spdlog::critical("{}", message);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "mailfleet-agent --listen ADDR --postfix-config-dir DIR");
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  // Signals are taken synchronously by this thread only.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  mailfleet::RealProcessRunner runner;
+  mailfleet::RealFilesystem fs;
+  const std::string config_dir = absl::GetFlag(FLAGS_postfix_config_dir);
+  auto config = mailfleet::postfix::LoadPostfixConfig(runner, config_dir);
+  if (!config.ok()) return Fail(config.status().ToString());
+  spdlog::info("Postfix {} at {}, queue {}", config->mail_version, config_dir,
+               config->queue_directory);
+  mailfleet::postfix::QueueReader reader(&fs, *config,
+                                         absl::GetFlag(FLAGS_scan_threads));
+  mailfleet::QueueIndex index(&reader);
+  if (auto s = index.Rescan(); !s.ok()) {
+    return Fail("cannot read the queue: " + s.ToString());
+  }
+  index.StartPeriodicRescan(absl::GetFlag(FLAGS_rescan_interval));
+
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  mailfleet::AgentServiceImpl service(&index, host);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
+                           grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return Fail("cannot listen on " + absl::GetFlag(FLAGS_listen));
+  }
+  spdlog::info("serving on {} (port {})", absl::GetFlag(FLAGS_listen), port);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {}: shutting down", sig);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}

@@ -1,0 +1,42 @@
+// The agent's gRPC service (callback API). It only translates: requests are
+// checked and turned into core calls on the index and the queue reader, and
+// core results into replies.
+#ifndef MAILFLEET_AGENT_SERVICE_AGENT_SERVICE_H_
+#define MAILFLEET_AGENT_SERVICE_AGENT_SERVICE_H_
+
+#include <string>
+
+#include "agent/index/queue_index.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
+
+namespace mailfleet {
+
+// Request bounds: beyond these a request is refused, not trimmed.
+inline constexpr int kDefaultPageSize = 1000;
+inline constexpr int kMaxPageSize = 10000;
+inline constexpr int kDefaultTopN = 10;
+inline constexpr int kMaxTopN = 1000;
+
+class AgentServiceImpl final : public v1::AgentService::CallbackService {
+ public:
+  // `index` must outlive the service.
+  AgentServiceImpl(QueueIndex* index, std::string hostname);
+
+  grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
+                                    const v1::SummaryRequest* request,
+                                    v1::SummaryResponse* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request,
+                                 v1::ListResponse* response) override;
+  grpc::ServerWriteReactor<v1::GetMessageResponse>* GetMessage(
+      grpc::CallbackServerContext* context,
+      const v1::GetMessageRequest* request) override;
+
+ private:
+  QueueIndex* index_;
+  std::string hostname_;
+};
+
+}  // namespace mailfleet
+
+#endif  // MAILFLEET_AGENT_SERVICE_AGENT_SERVICE_H_

@@ -1,0 +1,31 @@
+// Translation between the wire types of mailfleet.v1 and the core types.
+// Every check of a request's content happens here or in the core, with
+// INVALID_ARGUMENT and the reason.
+#ifndef MAILFLEET_AGENT_SERVICE_PROTO_CONVERT_H_
+#define MAILFLEET_AGENT_SERVICE_PROTO_CONVERT_H_
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/index/queue_snapshot.h"
+#include "common/filter.h"
+#include "common/message.h"
+#include "mailfleet/v1/types.pb.h"
+
+namespace mailfleet {
+
+v1::QueueKind ToProto(QueueKind kind);
+absl::StatusOr<QueueKind> FromProto(v1::QueueKind kind);
+
+absl::StatusOr<FilterSpec> FilterSpecFromProto(const v1::Filter& filter);
+absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter);
+
+void ToProto(const QueueSnapshot::View& view, v1::Message* out);
+void ToProto(const Message& m, v1::Message* out);
+void ToProto(const QueueSummary& summary, absl::Time now, v1::QueueSummary* out);
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+void SetDuration(absl::Duration d, google::protobuf::Duration* out);
+
+}  // namespace mailfleet
+
+#endif  // MAILFLEET_AGENT_SERVICE_PROTO_CONVERT_H_

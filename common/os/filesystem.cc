@@ -1,0 +1,134 @@
+#include "common/os/filesystem.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace mailfleet {
+namespace {
+
+absl::Status PathError(absl::string_view op, const std::string& path, int err) {
+  std::string msg = absl::StrCat(op, " ", path, ": ", std::strerror(err));
+  if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(msg);
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
+}
+
+FileInfo::Type TypeOf(mode_t mode) {
+  if (S_ISREG(mode)) return FileInfo::Type::kRegular;
+  if (S_ISDIR(mode)) return FileInfo::Type::kDirectory;
+  if (S_ISLNK(mode)) return FileInfo::Type::kSymlink;
+  return FileInfo::Type::kOther;
+}
+
+FileInfo InfoOf(const struct stat& st) {
+  FileInfo info;
+  info.type = TypeOf(st.st_mode);
+  info.mode = st.st_mode & 07777;
+  info.size = st.st_size;
+  info.mtime = absl::TimeFromTimespec(st.st_mtim);
+  info.nlink = st.st_nlink;
+  return info;
+}
+
+class PosixFile : public RandomAccessFile {
+ public:
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixFile() override { close(fd_); }
+
+  absl::StatusOr<FileInfo> Stat() override {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return PathError("fstat", path_, errno);
+    return InfoOf(st);
+  }
+
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = pread(fd_, buf + done, n - done, offset + done);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PathError("read", path_, errno);
+      }
+      if (r == 0) break;
+      done += r;
+    }
+    return done;
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<DirEntry>> RealFilesystem::ListDir(
+    const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return PathError("opendir", path, errno);
+  std::vector<DirEntry> entries;
+  errno = 0;
+  while (struct dirent* d = readdir(dir)) {
+    if (d->d_name[0] == '.' &&
+        (d->d_name[1] == 0 || (d->d_name[1] == '.' && d->d_name[2] == 0))) {
+      continue;
+    }
+    DirEntry e;
+    e.name = d->d_name;
+    e.type_known = d->d_type != DT_UNKNOWN;
+    switch (d->d_type) {
+      case DT_REG: e.type = FileInfo::Type::kRegular; break;
+      case DT_DIR: e.type = FileInfo::Type::kDirectory; break;
+      case DT_LNK: e.type = FileInfo::Type::kSymlink; break;
+      default: e.type = FileInfo::Type::kOther; break;
+    }
+    entries.push_back(std::move(e));
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) return PathError("readdir", path, err);
+  return entries;
+}
+
+absl::StatusOr<std::unique_ptr<RandomAccessFile>> RealFilesystem::Open(
+    const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return PathError("open", path, errno);
+  return std::unique_ptr<RandomAccessFile>(new PosixFile(fd, path));
+}
+
+absl::StatusOr<std::string> RealFilesystem::ReadFile(const std::string& path,
+                                                     size_t max_bytes) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return PathError("open", path, errno);
+  std::string data;
+  char buf[16384];
+  while (data.size() < max_bytes) {
+    ssize_t r = read(fd, buf, std::min(sizeof(buf), max_bytes - data.size()));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return PathError("read", path, err);
+    }
+    if (r == 0) break;
+    data.append(buf, r);
+  }
+  close(fd);
+  return data;
+}
+
+absl::StatusOr<FileInfo> RealFilesystem::Stat(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return PathError("lstat", path, errno);
+  return InfoOf(st);
+}
+
+}  // namespace mailfleet

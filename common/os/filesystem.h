@@ -1,0 +1,78 @@
+// The filesystem operations the agent needs, behind one interface (in the
+// spirit of leveldb's Env) so that readers can be tested with a fake and
+// faults can be injected.
+#ifndef MAILFLEET_COMMON_OS_FILESYSTEM_H_
+#define MAILFLEET_COMMON_OS_FILESYSTEM_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace mailfleet {
+
+struct FileInfo {
+  enum class Type { kRegular, kDirectory, kSymlink, kOther };
+  Type type = Type::kOther;
+  mode_t mode = 0;  // permission bits only
+  int64_t size = 0;
+  absl::Time mtime;
+  uint64_t nlink = 1;
+};
+
+struct DirEntry {
+  std::string name;
+  // From d_type; kOther when the filesystem does not say.
+  FileInfo::Type type = FileInfo::Type::kOther;
+  bool type_known = false;
+};
+
+// An open file read at offsets. Not thread-safe; one per reader.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Information about the open file (not the path, which may have moved).
+  virtual absl::StatusOr<FileInfo> Stat() = 0;
+  // Reads up to `n` bytes at `offset` into `buf`; fewer only at end of file.
+  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
+                                        char* buf) = 0;
+};
+
+// Every method returns NOT_FOUND when the path does not exist (a message
+// that moved on), and another error with the path and reason otherwise.
+// Implementations are thread-safe.
+class Filesystem {
+ public:
+  virtual ~Filesystem() = default;
+  virtual absl::StatusOr<std::vector<DirEntry>> ListDir(
+      const std::string& path) = 0;
+  // Opens without following a final symlink, and without any lock.
+  virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
+      const std::string& path) = 0;
+  // Reads at most `max_bytes`.
+  virtual absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                               size_t max_bytes) = 0;
+  // lstat(2).
+  virtual absl::StatusOr<FileInfo> Stat(const std::string& path) = 0;
+};
+
+// The local filesystem.
+class RealFilesystem : public Filesystem {
+ public:
+  absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& path) override;
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
+      const std::string& path) override;
+  absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                       size_t max_bytes) override;
+  absl::StatusOr<FileInfo> Stat(const std::string& path) override;
+};
+
+}  // namespace mailfleet
+
+#endif  // MAILFLEET_COMMON_OS_FILESYSTEM_H_
