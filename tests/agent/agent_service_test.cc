@@ -1,0 +1,175 @@
+// The agent's service over real gRPC in-process, on a fake queue directory.
+#include "agent/service/agent_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "agent/index/queue_index.h"
+#include "agent/postfix/queue_reader.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_filesystem.h"
+#include "tests/testing/queue_file_builder.h"
+
+namespace mailfleet {
+namespace {
+
+using ::mailfleet::testing::FakeFilesystem;
+using ::mailfleet::testing::QueueFileBuilder;
+using ::testing::HasSubstr;
+
+class AgentServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs_.AddDir("/q");
+    for (int i = 0; i < 25; ++i) {
+      std::string id = absl::StrFormat("%05X%05X", 0x10000 + i, 0xA0000 + i);
+      std::vector<std::string> lines = {"Subject: message " + std::to_string(i), ""};
+      for (int l = 0; l < (i == 3 ? 3000 : 2); ++l) {
+        lines.push_back(std::string(60, 'a' + (l % 26)));
+      }
+      fs_.AddFile("/q/deferred/" + id.substr(0, 1) + "/" + id,
+                  QueueFileBuilder::Simple(
+                      "s@example.com",
+                      {absl::StrCat("r", i, i % 5 == 0 ? "@five.example" : "@x.example")},
+                      lines, 1700000000 + i));
+      ids_.push_back(id);
+    }
+    config_.queue_directory = "/q";
+    reader_ = std::make_unique<postfix::QueueReader>(&fs_, config_, 2);
+    index_ = std::make_unique<QueueIndex>(reader_.get());
+    ASSERT_TRUE(index_->Rescan().ok());
+    service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test");
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    stub_ = v1::AgentService::NewStub(server_->InProcessChannel({}));
+  }
+
+  void TearDown() override { server_->Shutdown(); }
+
+  grpc::Status ListPage(const v1::ListRequest& req, v1::ListResponse* resp) {
+    grpc::ClientContext ctx;
+    return stub_->List(&ctx, req, resp);
+  }
+
+  FakeFilesystem fs_;
+  postfix::PostfixConfig config_;
+  std::vector<std::string> ids_;
+  std::unique_ptr<postfix::QueueReader> reader_;
+  std::unique_ptr<QueueIndex> index_;
+  std::unique_ptr<AgentServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+};
+
+TEST_F(AgentServiceTest, ListPagesThroughEveryMessageInArrivalOrder) {
+  v1::ListRequest req;
+  req.set_page_size(10);
+  std::vector<std::string> seen;
+  int pages = 0;
+  for (;;) {
+    v1::ListResponse resp;
+    ASSERT_TRUE(ListPage(req, &resp).ok());
+    ++pages;
+    for (const auto& m : resp.messages()) seen.push_back(m.queue_id());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, ids_);
+}
+
+TEST_F(AgentServiceTest, ListAppliesTheFilter) {
+  v1::ListRequest req;
+  req.mutable_filter()->set_pattern("five.example");
+  req.mutable_filter()->add_fields(v1::MATCH_FIELD_RECIPIENT);
+  v1::ListResponse resp;
+  ASSERT_TRUE(ListPage(req, &resp).ok());
+  EXPECT_EQ(resp.messages_size(), 5);
+  EXPECT_EQ(resp.messages(0).queue(), v1::POSTFIX_DEFERRED);
+  EXPECT_EQ(resp.messages(0).client_address(), "192.0.2.7");
+  EXPECT_EQ(resp.messages(0).arrival_time().seconds(), 1700000000);
+  EXPECT_EQ(resp.messages(0).arrival_time().nanos(), 123456000);
+}
+
+TEST_F(AgentServiceTest, BadRequestsAreInvalidArgumentWithAReason) {
+  v1::ListResponse resp;
+  v1::ListRequest req;
+  req.mutable_filter()->set_regex(true);
+  req.mutable_filter()->set_pattern("(unclosed");
+  grpc::Status s = ListPage(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("invalid regular expression"));
+
+  req = {};
+  req.set_page_token("garbage");
+  EXPECT_EQ(ListPage(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req = {};
+  req.set_page_size(kMaxPageSize + 1);
+  EXPECT_EQ(ListPage(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req = {};
+  req.mutable_filter()->add_queues(static_cast<v1::QueueKind>(99));
+  EXPECT_EQ(ListPage(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AgentServiceTest, SummaryReportsQueueAndAgent) {
+  grpc::ClientContext ctx;
+  v1::SummaryRequest req;
+  v1::SummaryResponse resp;
+  ASSERT_TRUE(stub_->Summary(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.summary().total_messages(), 25);
+  ASSERT_EQ(resp.summary().queues_size(), 1);
+  EXPECT_EQ(resp.summary().queues(0).queue(), v1::POSTFIX_DEFERRED);
+  EXPECT_EQ(resp.summary().queues(0).age_buckets_size(), 10);
+  EXPECT_EQ(resp.summary().age_bucket_bounds_size(), 9);
+  EXPECT_EQ(resp.summary().top_domains(0).domain(), "x.example");
+  EXPECT_EQ(resp.agent().hostname(), "gw-test");
+  EXPECT_EQ(resp.agent().instance_id().size(), 16u);
+  EXPECT_EQ(resp.agent().generation(), 1);
+}
+
+TEST_F(AgentServiceTest, GetMessageStreamsEnvelopeThenBoundedChunks) {
+  grpc::ClientContext ctx;
+  v1::GetMessageRequest req;
+  req.set_queue_id(ids_[3]);
+  auto reader = stub_->GetMessage(&ctx, req);
+  v1::GetMessageResponse part;
+  ASSERT_TRUE(reader->Read(&part));
+  ASSERT_TRUE(part.has_envelope());
+  EXPECT_EQ(part.envelope().queue_id(), ids_[3]);
+  std::string content;
+  int chunks = 0;
+  while (reader->Read(&part)) {
+    ASSERT_FALSE(part.has_envelope());
+    EXPECT_LE(part.content().size(), 64u * 1024u);
+    content += part.content();
+    ++chunks;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GT(chunks, 1);
+  EXPECT_EQ(content.size(), std::string("Subject: message 3\n\n").size() + 3000u * 61u);
+}
+
+TEST_F(AgentServiceTest, GetMessageRefusesMalformedIdsAndReportsUnknownOnes) {
+  for (const char* id : {"../etc/passwd", "", "abc"}) {
+    grpc::ClientContext ctx;
+    v1::GetMessageRequest req;
+    req.set_queue_id(id);
+    auto reader = stub_->GetMessage(&ctx, req);
+    v1::GetMessageResponse part;
+    EXPECT_FALSE(reader->Read(&part));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
+  }
+  grpc::ClientContext ctx;
+  v1::GetMessageRequest req;
+  req.set_queue_id("FFFFFFFFFF");
+  auto reader = stub_->GetMessage(&ctx, req);
+  v1::GetMessageResponse part;
+  EXPECT_FALSE(reader->Read(&part));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("FFFFFFFFFF"));
+}
+
+}  // namespace
+}  // namespace mailfleet

@@ -1,0 +1,129 @@
+#include "agent/index/queue_snapshot.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mailfleet {
+namespace {
+
+using ::testing::ElementsAre;
+
+const absl::Time kNow = absl::FromUnixSeconds(1700100000);
+
+Message Msg(std::string id, QueueKind q, absl::Duration age,
+            std::vector<Recipient> rcpts, int64_t size = 1000) {
+  Message m;
+  m.queue_id = std::move(id);
+  m.queue = q;
+  m.arrival_time = kNow - age;
+  m.size = size;
+  m.sender = "sender@example.com";
+  m.recipients = std::move(rcpts);
+  return m;
+}
+
+std::shared_ptr<const QueueSnapshot> Sample() {
+  postfix::ScanResult scan;
+  scan.messages = {
+      Msg("AAAAAA01", QueueKind::kDeferred, absl::Minutes(3),
+          {{"a@one.example", "", "refused"}, {"b@two.example", "", "refused"}}),
+      Msg("AAAAAA02", QueueKind::kDeferred, absl::Hours(30),
+          {{"c@ONE.example", "", "timeout"}}),
+      Msg("AAAAAA03", QueueKind::kHold, absl::Minutes(15), {{"d@one.example", "", ""}},
+          50),
+      // Same arrival as 01: ordered by id.
+      Msg("AAAAAA00", QueueKind::kIncoming, absl::Minutes(3), {{"e@three.example", "", ""}}),
+      // Seen twice during a move: kept once.
+      Msg("AAAAAA03", QueueKind::kDeferred, absl::Minutes(15), {{"d@one.example", "", ""}}),
+  };
+  scan.problems = {{QueueKind::kActive, "BADBAD01", "no sender record"}};
+  return QueueSnapshot::Build(std::move(scan), 7);
+}
+
+std::vector<std::string> Ids(const QueueSnapshot& s, const Filter& f,
+                             const ListCursor* after, size_t limit,
+                             std::optional<ListCursor>* next = nullptr) {
+  std::vector<std::string> ids;
+  auto n = s.List(f, kNow, after, limit, [&](const QueueSnapshot::View& v) {
+    ids.emplace_back(v.id());
+  });
+  if (next) *next = n;
+  return ids;
+}
+
+TEST(QueueSnapshotTest, ListsInArrivalThenIdOrderWithoutDuplicates) {
+  auto s = Sample();
+  EXPECT_EQ(s->size(), 4u);
+  EXPECT_EQ(s->generation(), 7);
+  EXPECT_THAT(Ids(*s, Filter(), nullptr, 100),
+              ElementsAre("AAAAAA02", "AAAAAA03", "AAAAAA00", "AAAAAA01"));
+}
+
+TEST(QueueSnapshotTest, PagesResumeAfterTheCursorAndEndWithoutEmptyPage) {
+  auto s = Sample();
+  std::optional<ListCursor> next;
+  EXPECT_THAT(Ids(*s, Filter(), nullptr, 2, &next), ElementsAre("AAAAAA02", "AAAAAA03"));
+  ASSERT_TRUE(next.has_value());
+  auto token = DecodePageToken(EncodePageToken(*next));
+  ASSERT_TRUE(token.ok());
+  EXPECT_THAT(Ids(*s, Filter(), &*token, 2, &next), ElementsAre("AAAAAA00", "AAAAAA01"));
+  EXPECT_FALSE(next.has_value());
+}
+
+TEST(QueueSnapshotTest, FilteredListingVisitsOnlyMatches) {
+  auto s = Sample();
+  FilterSpec spec;
+  spec.pattern = "one.example";
+  EXPECT_THAT(Ids(*s, *Filter::Compile(spec), nullptr, 100),
+              ElementsAre("AAAAAA02", "AAAAAA03", "AAAAAA01"));
+}
+
+TEST(QueueSnapshotTest, BadPageTokensAreRefused) {
+  EXPECT_FALSE(DecodePageToken("not base64!").ok());
+  EXPECT_FALSE(DecodePageToken("MTIz").ok());  // "123": no id
+  EXPECT_FALSE(DecodePageToken(EncodePageToken({5, "../x"})).ok());
+}
+
+TEST(QueueSnapshotTest, FindsById) {
+  auto s = Sample();
+  auto v = s->Find("AAAAAA02");
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->ToMessage().recipients[0].delay_reason, "timeout");
+  EXPECT_FALSE(s->Find("AAAAAA09").has_value());
+}
+
+TEST(QueueSnapshotTest, SummaryCountsQueuesAgesDomainsAndReasons) {
+  auto s = Sample();
+  QueueSummary sum = s->Summarize(Filter(), kNow, 2);
+  EXPECT_EQ(sum.total_messages, 4);
+  EXPECT_EQ(sum.total_bytes, 3050);
+  const QueueStats& d = sum.queues[static_cast<int>(QueueKind::kDeferred)];
+  EXPECT_EQ(d.messages, 2);
+  EXPECT_EQ(d.recipients, 3);
+  EXPECT_EQ(d.age_buckets[0], 1);   // 3 minutes: <= 5
+  EXPECT_EQ(d.age_buckets[9], 1);   // 30 hours: > 1280 minutes
+  EXPECT_EQ(sum.queues[static_cast<int>(QueueKind::kHold)].age_buckets[2], 1);
+  EXPECT_EQ(sum.oldest_queue_id, "AAAAAA02");
+  ASSERT_EQ(sum.top_domains.size(), 2u);
+  EXPECT_EQ(sum.top_domains[0].domain, "one.example");  // case folded
+  EXPECT_EQ(sum.top_domains[0].recipients, 3);
+  EXPECT_EQ(sum.top_domains[0].messages, 3);
+  ASSERT_EQ(sum.top_delay_reasons.size(), 2u);
+  EXPECT_EQ(sum.top_delay_reasons[0].first, "refused");
+  EXPECT_EQ(sum.top_delay_reasons[0].second, 2);
+  EXPECT_EQ(sum.problem_count, 1);
+}
+
+TEST(QueueSnapshotTest, StoresRepeatedStringsOnce) {
+  postfix::ScanResult scan;
+  std::string reason(200, 'r');
+  for (int i = 0; i < 1000; ++i) {
+    scan.messages.push_back(Msg(absl::StrCat("AB", 100000 + i), QueueKind::kDeferred,
+                                absl::Minutes(i), {{"same@example.com", "", reason}}));
+  }
+  auto s = QueueSnapshot::Build(std::move(scan), 1);
+  EXPECT_LT(s->MemoryBytes(), 1000u * 150u);
+}
+
+}  // namespace
+}  // namespace mailfleet

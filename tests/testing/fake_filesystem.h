@@ -1,0 +1,62 @@
+// An in-memory Filesystem for unit tests: files with contents, modes and
+// mtimes, directories implied by paths, and injectable failures.
+#ifndef MAILFLEET_TESTS_TESTING_FAKE_FILESYSTEM_H_
+#define MAILFLEET_TESTS_TESTING_FAKE_FILESYSTEM_H_
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/os/filesystem.h"
+
+namespace mailfleet::testing {
+
+class FakeFilesystem : public Filesystem {
+ public:
+  struct File {
+    std::string data;
+    mode_t mode = 0700;
+    absl::Time mtime = absl::FromUnixSeconds(1700000000);
+  };
+
+  void AddFile(const std::string& path, std::string data, mode_t mode = 0700,
+               absl::Time mtime = absl::FromUnixSeconds(1700000000));
+  void AddDir(const std::string& path);
+  void Remove(const std::string& path);
+  // Open() of `path` fails with `status` from now on.
+  void FailOpen(const std::string& path, absl::Status status);
+
+  absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& path) override;
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
+      const std::string& path) override;
+  absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                       size_t max_bytes) override;
+  absl::StatusOr<FileInfo> Stat(const std::string& path) override;
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, File> files_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> dirs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Status> open_failures_ ABSL_GUARDED_BY(mu_);
+};
+
+// A RandomAccessFile over bytes in memory.
+class StringFile : public RandomAccessFile {
+ public:
+  explicit StringFile(std::string data, FileInfo info = {})
+      : data_(std::move(data)), info_(info) {
+    info_.type = FileInfo::Type::kRegular;
+    info_.size = data_.size();
+  }
+  absl::StatusOr<FileInfo> Stat() override { return info_; }
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) override;
+
+ private:
+  std::string data_;
+  FileInfo info_;
+};
+
+}  // namespace mailfleet::testing
+
+#endif  // MAILFLEET_TESTS_TESTING_FAKE_FILESYSTEM_H_
