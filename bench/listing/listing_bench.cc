@@ -1,0 +1,298 @@
+// Benchmarks the agent's listing against `postqueue -j` on the same Postfix
+// queue in the same run: full listing (raw gRPC and CLI `ls -o json`), a
+// filtered listing returning about 1% of the queue, the agent's cold start
+// against a plain C walk of the queue files, and the agent's memory.
+//
+// Usage: mailfleet-bench-listing --postfix-config-dir DIR --agent-bin PATH
+//          --cli-bin PATH [--runs N]
+// Prints one Markdown table; docs/BENCHMARKS.md records it.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
+
+ABSL_FLAG(std::string, postfix_config_dir, "", "the Postfix instance to measure");
+ABSL_FLAG(std::string, agent_bin, "", "path of mailfleet-agent");
+ABSL_FLAG(std::string, cli_bin, "", "path of the mailfleet CLI");
+ABSL_FLAG(int, runs, 5, "runs per measurement; the median is reported");
+ABSL_FLAG(int, port, 17071, "loopback port for the agent under test");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Runs argv with stdout to /dev/null; returns wall seconds, dies on failure.
+double TimeCommand(const std::vector<std::string>& argv) {
+  auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execvp(a[0], a.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  double t = Seconds(Clock::now() - start);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "command failed: %s\n", argv[0].c_str());
+    std::exit(1);
+  }
+  return t;
+}
+
+pid_t Spawn(const std::vector<std::string>& argv) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execvp(a[0], a.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void Stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+// VmRSS or VmHWM of a process, in KiB.
+long ProcStatusKb(pid_t pid, const std::string& key) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      long kb = 0;
+      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb;
+    }
+  }
+  return -1;
+}
+
+std::string Popen(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// The baseline for the cold start: the least a reader must do, in plain C
+// on two threads: list every queue directory and read the first 4 KiB of
+// each queue file and of its defer logfile.
+double PlainCWalk(const std::string& queue_dir) {
+  auto start = Clock::now();
+  std::vector<std::string> files;
+  std::vector<std::string> defer;
+  for (const char* q : {"maildrop", "incoming", "active", "deferred", "hold"}) {
+    std::vector<std::string> dirs = {queue_dir + "/" + q};
+    while (!dirs.empty()) {
+      std::string d = dirs.back();
+      dirs.pop_back();
+      DIR* dir = opendir(d.c_str());
+      if (!dir) continue;
+      while (struct dirent* e = readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        std::string p = d + "/" + e->d_name;
+        if (e->d_type == DT_DIR) {
+          dirs.push_back(p);
+        } else {
+          files.push_back(p);
+          std::string rel = p.substr(queue_dir.size() + 1 + strlen(q));
+          defer.push_back(queue_dir + "/defer" + rel);
+        }
+      }
+      closedir(dir);
+    }
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    char buf[4096];
+    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+      for (const std::string* p : {&files[i], &defer[i]}) {
+        int fd = open(p->c_str(), O_RDONLY);
+        if (fd < 0) continue;
+        (void)!read(fd, buf, sizeof buf);
+        close(fd);
+      }
+    }
+  };
+  std::thread t(work);
+  work();
+  t.join();
+  return Seconds(Clock::now() - start);
+}
+
+struct AgentRun {
+  pid_t pid;
+  double cold_start;
+};
+
+AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
+  auto start = Clock::now();
+  pid_t pid = Spawn({absl::GetFlag(FLAGS_agent_bin), "--listen", address,
+                     "--postfix-config-dir", config_dir});
+  auto stub = mailfleet::v1::AgentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    mailfleet::v1::SummaryResponse resp;
+    if (stub->Summary(&ctx, {}, &resp).ok()) break;
+  }
+  return {pid, Seconds(Clock::now() - start)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string config_dir = absl::GetFlag(FLAGS_postfix_config_dir);
+  const int runs = absl::GetFlag(FLAGS_runs);
+  const std::string address = absl::StrCat("127.0.0.1:", absl::GetFlag(FLAGS_port));
+  const std::string queue_dir =
+      Popen("postconf -c " + config_dir + " -h queue_directory");
+
+  // Baseline memory: the agent on an empty queue of its own.
+  std::string empty_root = Popen("mktemp -d /tmp/mailfleet-bench-empty-XXXXXX");
+  std::ofstream(empty_root + "/main.cf")
+      << "queue_directory = " << empty_root << "/queue\n";
+  std::system(("mkdir -p " + empty_root + "/queue/deferred").c_str());
+  AgentRun empty = StartAgent(empty_root, address);
+  long baseline_kb = ProcStatusKb(empty.pid, "VmRSS");
+  Stop(empty.pid);
+  std::system(("rm -rf " + empty_root).c_str());
+
+  std::vector<double> postqueue, walk, cold, grpc_list, cli_list, filtered_grpc,
+      filtered_cli, filtered_postqueue;
+  long rss_kb = 0, hwm_kb = 0;
+  size_t messages = 0, filtered_messages = 0;
+  std::string filter_domain;
+  for (int run = 0; run < runs; ++run) {
+    postqueue.push_back(TimeCommand({"postqueue", "-c", config_dir, "-j"}));
+    walk.push_back(PlainCWalk(queue_dir));
+    AgentRun agent = StartAgent(config_dir, address);
+    cold.push_back(agent.cold_start);
+    rss_kb = ProcStatusKb(agent.pid, "VmRSS");
+    hwm_kb = ProcStatusKb(agent.pid, "VmHWM");
+
+    auto stub = mailfleet::v1::AgentService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ChannelArguments args;
+    auto list_all = [&](const mailfleet::v1::Filter& filter,
+                        std::map<std::string, size_t>* domains) {
+      mailfleet::v1::ListRequest req;
+      *req.mutable_filter() = filter;
+      req.set_page_size(10000);
+      size_t n = 0;
+      for (;;) {
+        grpc::ClientContext ctx;
+        mailfleet::v1::ListResponse resp;
+        if (!stub->List(&ctx, req, &resp).ok()) std::exit(1);
+        n += resp.messages_size();
+        if (domains) {
+          for (const auto& m : resp.messages()) {
+            std::map<std::string, bool> seen;
+            for (const auto& r : m.recipients()) {
+              std::string d = r.address().substr(r.address().rfind('@') + 1);
+              if (!seen[d]) (*domains)[d]++, seen[d] = true;
+            }
+          }
+        }
+        if (resp.next_page_token().empty()) return n;
+        req.set_page_token(resp.next_page_token());
+      }
+    };
+    if (run == 0) {
+      // Pick the recipient domain whose messages come closest to 1%.
+      std::map<std::string, size_t> domains;
+      messages = list_all({}, &domains);
+      size_t best = SIZE_MAX;
+      for (const auto& [d, n] : domains) {
+        size_t diff = n > messages / 100 ? n - messages / 100 : messages / 100 - n;
+        if (diff < best) best = diff, filter_domain = d;
+      }
+    }
+    auto t0 = Clock::now();
+    messages = list_all({}, nullptr);
+    grpc_list.push_back(Seconds(Clock::now() - t0));
+    mailfleet::v1::Filter filter;
+    filter.set_pattern("@" + filter_domain);
+    filter.add_fields(mailfleet::v1::MATCH_FIELD_RECIPIENT);
+    t0 = Clock::now();
+    filtered_messages = list_all(filter, nullptr);
+    filtered_grpc.push_back(Seconds(Clock::now() - t0));
+    const std::string cli = absl::GetFlag(FLAGS_cli_bin);
+    cli_list.push_back(TimeCommand({cli, "--agent", address, "ls", "-o", "json"}));
+    filtered_cli.push_back(TimeCommand({cli, "--agent", address, "ls", "-o", "json",
+                                        "--match", "@" + filter_domain, "--field",
+                                        "recipient"}));
+    Stop(agent.pid);
+  }
+
+  double pq = Median(postqueue);
+  auto row = [&](const char* what, double t, const char* vs, double base) {
+    std::printf("| %s | %.3f s | %s %.3f s | %.1fx |\n", what, t, vs, base, base / t);
+  };
+  std::printf("Queue: %zu messages (%s). Filter: recipient @%s, %zu messages (%.2f%%). "
+              "Median of %d runs.\n\n",
+              messages, queue_dir.c_str(), filter_domain.c_str(), filtered_messages,
+              100.0 * filtered_messages / std::max<size_t>(1, messages), runs);
+  std::printf("| measurement | mailfleet | baseline | ratio |\n|---|---|---|---|\n");
+  row("full listing, gRPC List (page 10000)", Median(grpc_list), "postqueue -j", pq);
+  row("full listing, CLI ls -o json > /dev/null", Median(cli_list), "postqueue -j", pq);
+  row("1% listing, gRPC List", Median(filtered_grpc), "postqueue -j", pq);
+  row("1% listing, CLI ls --match -o json", Median(filtered_cli), "postqueue -j", pq);
+  row("cold start to first answer", Median(cold), "plain C walk", Median(walk));
+  std::printf("\nAgent memory: baseline (empty queue) %ld KiB, indexed %ld KiB "
+              "(peak %ld KiB) -> %.0f bytes per message above baseline.\n",
+              baseline_kb, rss_kb, hwm_kb,
+              (rss_kb - baseline_kb) * 1024.0 / std::max<size_t>(1, messages));
+  return 0;
+}

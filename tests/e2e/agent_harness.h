@@ -1,0 +1,52 @@
+// A real agent (reader, index, gRPC service) on 127.0.0.1, in the test's
+// process, pointed at a real Postfix instance; and the listing it serves.
+#ifndef MAILFLEET_TESTS_E2E_AGENT_HARNESS_H_
+#define MAILFLEET_TESTS_E2E_AGENT_HARNESS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/index/queue_index.h"
+#include "agent/postfix/queue_reader.h"
+#include "agent/service/agent_service.h"
+#include "common/os/filesystem.h"
+#include "common/os/process_runner.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
+
+namespace mailfleet::testing {
+
+class AgentHarness {
+ public:
+  static absl::StatusOr<std::unique_ptr<AgentHarness>> Start(
+      const std::string& postfix_config_dir);
+  ~AgentHarness();
+
+  v1::AgentService::Stub& stub() { return *stub_; }
+  QueueIndex& index() { return *index_; }
+  const std::string& address() const { return address_; }
+
+  // Every message of List with `filter`, paging with `page_size`.
+  absl::StatusOr<std::vector<v1::Message>> ListAll(const v1::Filter& filter = {},
+                                                   int page_size = 1000);
+  // The raw content GetMessage streams for `id`.
+  absl::StatusOr<std::string> Content(const std::string& id);
+
+ private:
+  AgentHarness() = default;
+  RealFilesystem fs_;
+  RealProcessRunner runner_;
+  std::unique_ptr<postfix::QueueReader> reader_;
+  std::unique_ptr<QueueIndex> index_;
+  std::unique_ptr<AgentServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  std::string address_;
+};
+
+}  // namespace mailfleet::testing
+
+#endif  // MAILFLEET_TESTS_E2E_AGENT_HARNESS_H_
