@@ -1,0 +1,188 @@
+#include "client/agent_client.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/grpc_status.h"
+#include "common/status_macros.h"
+
+namespace mailfleet {
+
+absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
+    const std::string& address, const AgentClientOptions& options) {
+  if (address.empty()) {
+    return absl::InvalidArgumentError("agent address is empty");
+  }
+  if (options.rpc_timeout <= absl::ZeroDuration() ||
+      options.stream_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("agent call timeouts must be positive");
+  }
+  if (options.list_page_size <= 0 || options.list_page_size > 10000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "list page size ", options.list_page_size, " is not in 1..10000"));
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      options.credentials ? options.credentials
+                          : grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(address, credentials, args);
+  if (channel == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open a channel to '", address, "'"));
+  }
+  return std::make_unique<AgentClient>(std::move(channel), address, options);
+}
+
+AgentClient::AgentClient(std::shared_ptr<grpc::ChannelInterface> channel,
+                         std::string address, AgentClientOptions options)
+    : AgentClient(v1::AgentService::NewStub(std::move(channel)),
+                  std::move(address), std::move(options)) {}
+
+AgentClient::AgentClient(std::unique_ptr<v1::AgentService::StubInterface> stub,
+                         std::string address, AgentClientOptions options)
+    : stub_(std::move(stub)),
+      address_(std::move(address)),
+      options_(std::move(options)) {}
+
+void AgentClient::PrepareContext(grpc::ClientContext* context,
+                                 absl::Duration timeout) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+absl::StatusOr<v1::SummaryResponse> AgentClient::Summary(
+    const v1::SummaryRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.rpc_timeout);
+  v1::SummaryResponse response;
+  MF_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->Summary(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::ListResponse> AgentClient::ListPage(
+    const v1::ListRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.rpc_timeout);
+  v1::ListResponse response;
+  MF_RETURN_IF_ERROR(FromGrpcStatus(stub_->List(&context, request, &response)));
+  return response;
+}
+
+absl::Status AgentClient::ListAll(const v1::Filter& filter, int64_t limit,
+                                  const MessageCallback& on_message) {
+  if (limit < 0) return absl::InvalidArgumentError("list limit is negative");
+  v1::ListRequest request;
+  *request.mutable_filter() = filter;
+  int32_t page_size = options_.list_page_size;
+  int64_t passed = 0;
+  while (true) {
+    int64_t wanted = page_size;
+    if (limit > 0) wanted = std::min<int64_t>(wanted, limit - passed);
+    request.set_page_size(static_cast<int32_t>(wanted));
+    absl::StatusOr<v1::ListResponse> page = ListPage(request);
+    if (!page.ok()) {
+      // Most likely the page was larger than max_receive_message_bytes (many
+      // recipients with long delay reasons): ask again for fewer messages.
+      if (page.status().code() == absl::StatusCode::kResourceExhausted &&
+          page_size > 1) {
+        page_size /= 2;
+        continue;
+      }
+      return page.status();
+    }
+    for (const v1::Message& message : page->messages()) {
+      MF_RETURN_IF_ERROR(on_message(message));
+      if (limit > 0 && ++passed >= limit) return absl::OkStatus();
+    }
+    if (page->next_page_token().empty()) return absl::OkStatus();
+    // A token that does not move would page forever.
+    if (page->next_page_token() == request.page_token()) {
+      return absl::InternalError(absl::StrCat(
+          "agent ", address_, " returned the same page token twice"));
+    }
+    request.set_page_token(page->next_page_token());
+  }
+}
+
+absl::Status AgentClient::GetMessage(const std::string& queue_id,
+                                     bool envelope_only,
+                                     const EnvelopeCallback& on_envelope,
+                                     const ContentCallback& on_content) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.stream_timeout);
+  v1::GetMessageRequest request;
+  request.set_queue_id(queue_id);
+  request.set_envelope_only(envelope_only);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
+      stub_->GetMessage(&context, request);
+
+  bool have_envelope = false;
+  absl::Status local;  // A failure on this side; it wins over the stream's.
+  v1::GetMessageResponse part;
+  while (local.ok() && reader->Read(&part)) {
+    switch (part.part_case()) {
+      case v1::GetMessageResponse::kEnvelope:
+        if (have_envelope) {
+          local = absl::InternalError(absl::StrCat(
+              "agent ", address_, " sent a second envelope for ", queue_id));
+        } else {
+          have_envelope = true;
+          on_envelope(part.envelope());
+        }
+        break;
+      case v1::GetMessageResponse::kContent:
+        if (!have_envelope) {
+          local = absl::InternalError(
+              absl::StrCat("agent ", address_,
+                           " sent content before the envelope of ", queue_id));
+        } else if (envelope_only) {
+          local = absl::InternalError(
+              absl::StrCat("agent ", address_, " sent content for ", queue_id,
+                           " although only the envelope was asked for"));
+        } else {
+          local = on_content(part.content());
+        }
+        break;
+      case v1::GetMessageResponse::PART_NOT_SET:
+        local = absl::InternalError(absl::StrCat(
+            "agent ", address_, " sent an empty part for ", queue_id));
+        break;
+    }
+  }
+  if (!local.ok()) {
+    context.TryCancel();
+    while (reader->Read(&part)) {
+    }
+  }
+  grpc::Status finished = reader->Finish();
+  MF_RETURN_IF_ERROR(local);
+  MF_RETURN_IF_ERROR(FromGrpcStatus(finished));
+  if (!have_envelope) {
+    return absl::InternalError(
+        absl::StrCat("agent ", address_, " sent no envelope for ", queue_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::MessageWithContent> AgentClient::FetchMessage(
+    const std::string& queue_id, bool envelope_only) {
+  v1::MessageWithContent result;
+  MF_RETURN_IF_ERROR(GetMessage(
+      queue_id, envelope_only,
+      [&](const v1::Message& envelope) {
+        *result.mutable_envelope() = envelope;
+      },
+      [&](absl::string_view chunk) {
+        result.mutable_content()->append(chunk.data(), chunk.size());
+        return absl::OkStatus();
+      }));
+  return result;
+}
+
+}  // namespace mailfleet

@@ -1,0 +1,106 @@
+// AgentClient talks to one gateway's agent (mailfleet.v1.AgentService) over
+// one channel: unary calls with a deadline each, List paged to the end, and
+// GetMessage's stream handed over part by part so that a large message never
+// has to sit in memory. Errors come back as absl::Status with the gRPC code
+// and the agent's message unchanged.
+//
+// Thread-safe: calls may be made from several threads at once; each call has
+// its own grpc::ClientContext. Used by the CLI and, later, by the
+// controller's pool of agent links.
+#ifndef MAILFLEET_CLIENT_AGENT_CLIENT_H_
+#define MAILFLEET_CLIENT_AGENT_CLIENT_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
+
+namespace mailfleet {
+
+struct AgentClientOptions {
+  // Deadline of each unary call (Summary, each List page).
+  absl::Duration rpc_timeout = absl::Seconds(30);
+  // Deadline of one whole GetMessage stream, which may carry many MiB.
+  absl::Duration stream_timeout = absl::Minutes(5);
+  // Messages per List page in ListAll; the agent accepts at most 10000.
+  int32_t list_page_size = 5000;
+  // A compromised or buggy agent must not make the client allocate without
+  // bound; ListAll halves its page size when a page would exceed this.
+  int max_receive_message_bytes = 64 << 20;
+  // Null means plaintext. TLS (mTLS) credentials plug in here; bearer tokens
+  // will be attached per call where the deadline is set.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+};
+
+class AgentClient {
+ public:
+  using MessageCallback = std::function<absl::Status(const v1::Message&)>;
+  using EnvelopeCallback = std::function<void(const v1::Message&)>;
+  using ContentCallback = std::function<absl::Status(absl::string_view chunk)>;
+
+  // Opens a channel to `address` ("host:port", or any gRPC target URI). The
+  // channel connects lazily: an unreachable agent shows up as UNAVAILABLE
+  // from the first call, not here.
+  static absl::StatusOr<std::unique_ptr<AgentClient>> Connect(
+      const std::string& address, const AgentClientOptions& options = {});
+
+  // Over an existing channel, e.g. a server's InProcessChannel in tests.
+  AgentClient(std::shared_ptr<grpc::ChannelInterface> channel,
+              std::string address, AgentClientOptions options = {});
+  // Over any stub, so that tests can substitute a mock.
+  AgentClient(std::unique_ptr<v1::AgentService::StubInterface> stub,
+              std::string address, AgentClientOptions options = {});
+
+  AgentClient(const AgentClient&) = delete;
+  AgentClient& operator=(const AgentClient&) = delete;
+
+  absl::StatusOr<v1::SummaryResponse> Summary(
+      const v1::SummaryRequest& request);
+
+  // One page, exactly as the agent answers it.
+  absl::StatusOr<v1::ListResponse> ListPage(const v1::ListRequest& request);
+
+  // Calls `on_message` for every message matching `filter`, in the agent's
+  // order, fetching pages until the last one or until `limit` messages have
+  // been passed (0: no limit). Stops at the first error, from the agent or
+  // from `on_message`, and returns it.
+  absl::Status ListAll(const v1::Filter& filter, int64_t limit,
+                       const MessageCallback& on_message);
+
+  // Streams one message: `on_envelope` once, then (unless `envelope_only`)
+  // `on_content` for each chunk of the raw message in order. An error from
+  // `on_content` cancels the stream and is returned.
+  absl::Status GetMessage(const std::string& queue_id, bool envelope_only,
+                          const EnvelopeCallback& on_envelope,
+                          const ContentCallback& on_content);
+
+  // GetMessage assembled in memory: for callers that want the whole thing.
+  absl::StatusOr<v1::MessageWithContent> FetchMessage(
+      const std::string& queue_id, bool envelope_only);
+
+  const std::string& address() const { return address_; }
+  const AgentClientOptions& options() const { return options_; }
+
+ private:
+  // Sets what every call carries: its deadline (and, later, credentials).
+  void PrepareContext(grpc::ClientContext* context,
+                      absl::Duration timeout) const;
+
+  std::unique_ptr<v1::AgentService::StubInterface> stub_;
+  std::string address_;
+  AgentClientOptions options_;
+};
+
+}  // namespace mailfleet
+
+#endif  // MAILFLEET_CLIENT_AGENT_CLIENT_H_

@@ -1,0 +1,38 @@
+// The `mailfleet` program as a function: arguments in, text on two streams
+// and an exit status out, so that tests run it in-process against a fake
+// agent. main.cc only adds the real streams and clock.
+#ifndef MAILFLEET_CLIENT_CLI_CLI_H_
+#define MAILFLEET_CLIENT_CLI_CLI_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace mailfleet::cli {
+
+// Exit statuses: scripts tell a usage mistake from a failed operation.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // RPC failed, unknown id, ...
+inline constexpr int kExitUsage = 2;    // Bad flag, bad value, no command.
+
+struct CliEnv {
+  std::ostream* out;
+  std::ostream* err;
+  // Ages are measured from `now`; times are shown in `zone`.
+  absl::Time now;
+  absl::TimeZone zone;
+};
+
+// Runs one command line (`args` without the program name). Results go to
+// `out`; an error goes to `err` as one line, "mailfleet: <message>".
+int RunCli(const std::vector<std::string>& args, const CliEnv& env);
+
+// With the real clock and the local time zone.
+int RunCli(const std::vector<std::string>& args, std::ostream& out,
+           std::ostream& err);
+
+}  // namespace mailfleet::cli
+
+#endif  // MAILFLEET_CLIENT_CLI_CLI_H_

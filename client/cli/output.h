@@ -1,0 +1,82 @@
+// Output is the one place where commands' results become text: every
+// command hands it protos, and the format the operator chose (-o table,
+// wide or json) decides how they look. Text is collected in a large buffer
+// and written to the stream in blocks, never line by line, so that a
+// listing of 100,000 messages costs little beyond the formatting itself.
+//
+// `-o json` prints one JSON object per line in the protobuf JSON mapping:
+// messages through the hand-written AppendMessageJson, the rare rest
+// (summary, show) through protobuf's MessageToJsonString.
+//
+// Not thread-safe; one per command run.
+#ifndef MAILFLEET_CLIENT_CLI_OUTPUT_H_
+#define MAILFLEET_CLIENT_CLI_OUTPUT_H_
+
+#include <google/protobuf/message.h>
+
+#include <cstddef>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/cli/message_table.h"
+#include "client/cli/terminal_text.h"
+#include "mailfleet/v1/agent.pb.h"
+
+namespace mailfleet::cli {
+
+enum class OutputFormat { kTable, kWide, kJson };
+
+// "table", "wide" or "json".
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view name);
+
+class Output {
+ public:
+  Output(std::ostream& stream, OutputFormat format, DisplayContext display);
+  // Writes what is still buffered; call Flush() to see whether that worked.
+  ~Output();
+
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  OutputFormat format() const { return format_; }
+
+  // A listing (`ls`): Begin, then each message as it arrives, then End.
+  void BeginMessageList();
+  absl::Status AddMessage(const v1::Message& message);
+  absl::Status EndMessageList();
+
+  absl::Status PrintSummary(const v1::SummaryResponse& response);
+
+  // One message (`show`): its envelope, then its raw content chunk by chunk
+  // (verbatim in table mode, base64 inside MessageWithContent in JSON).
+  void BeginShow(bool with_content);
+  void ShowEnvelope(const v1::Message& envelope);
+  absl::Status ShowContent(absl::string_view chunk);
+  absl::Status EndShow();
+
+  // Writes the buffer to the stream; fails if the stream did.
+  absl::Status Flush();
+
+ private:
+  // Flushes once the buffer has grown past a block.
+  absl::Status MaybeFlush();
+  absl::Status AppendProtoJsonLine(const google::protobuf::Message& message);
+
+  std::ostream& stream_;
+  const OutputFormat format_;
+  const DisplayContext display_;
+  std::string buffer_;
+  std::optional<MessageTable> table_;  // While a listing is in table mode.
+  bool table_header_due_ = false;
+  // `show -o json` prints once the stream is complete.
+  v1::MessageWithContent shown_;
+  bool show_content_ = false;
+};
+
+}  // namespace mailfleet::cli
+
+#endif  // MAILFLEET_CLIENT_CLI_OUTPUT_H_

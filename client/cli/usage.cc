@@ -1,0 +1,111 @@
+#include "client/cli/usage.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace mailfleet::cli {
+namespace {
+
+constexpr size_t kLineWidth = 79;
+
+constexpr FlagGroup kGroups[] = {kGlobalFlags, kFilterFlags, kListFlags,
+                                 kShowFlags, kSummaryFlags};
+
+std::string FlagTitle(const FlagSpec& flag) {
+  std::string title = "  ";
+  if (!flag.short_name.empty()) absl::StrAppend(&title, flag.short_name, ", ");
+  absl::StrAppend(&title, flag.name);
+  if (!flag.value_name.empty()) absl::StrAppend(&title, " ", flag.value_name);
+  return title;
+}
+
+// `text` word-wrapped into the column starting at `indent`, after `title`.
+void AppendWrapped(const std::string& title, absl::string_view text,
+                   size_t indent, std::string* out) {
+  std::string line = title;
+  line.append(indent > line.size() ? indent - line.size() : 1, ' ');
+  bool line_has_words = false;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (line_has_words && line.size() + 1 + word.size() > kLineWidth) {
+      absl::StrAppend(out, line, "\n");
+      line.assign(indent, ' ');
+      line_has_words = false;
+    }
+    if (line_has_words) line.push_back(' ');
+    absl::StrAppend(&line, word);
+    line_has_words = true;
+  }
+  absl::StrAppend(out, line, "\n");
+}
+
+std::string GroupTitle(FlagGroup group) {
+  if (group == kGlobalFlags) return "global flags:";
+  std::vector<absl::string_view> users;
+  for (const Command& command : AllCommands()) {
+    if (command.flag_groups & group) users.push_back(command.name);
+  }
+  return absl::StrCat(group == kFilterFlags ? "filter flags" : "flags", " (",
+                      absl::StrJoin(users, ", "), "):");
+}
+
+void AppendFlags(uint32_t groups, std::string* out) {
+  size_t indent = 0;
+  for (const FlagSpec& flag : AllFlags()) {
+    if (groups & flag.group) indent = std::max(indent, FlagTitle(flag).size());
+  }
+  indent += 2;
+  for (FlagGroup group : kGroups) {
+    if (!(groups & group)) continue;
+    absl::StrAppend(out, "\n", GroupTitle(group), "\n");
+    for (const FlagSpec& flag : AllFlags()) {
+      if (flag.group == group) {
+        AppendWrapped(FlagTitle(flag), flag.help, indent, out);
+      }
+    }
+  }
+}
+
+std::string CommandTitle(const Command& command) {
+  std::string title = absl::StrCat("  ", command.name);
+  if (!command.args_usage.empty())
+    absl::StrAppend(&title, " ", command.args_usage);
+  return title;
+}
+
+}  // namespace
+
+std::string UsageText(const Command* command) {
+  std::string text;
+  if (command != nullptr) {
+    absl::StrAppend(&text, "usage: mailfleet --agent ADDR [global flags] ",
+                    command->name);
+    if (!command->args_usage.empty()) {
+      absl::StrAppend(&text, " ", command->args_usage);
+    }
+    absl::StrAppend(&text, " [flags]\n\n", command->help, "\n");
+    AppendFlags(kGlobalFlags | command->flag_groups, &text);
+    return text;
+  }
+  absl::StrAppend(&text,
+                  "usage: mailfleet --agent ADDR [-o table|wide|json] COMMAND "
+                  "[ARGS] [FLAGS]\n\n"
+                  "Flags may come before or after the command.\n\n"
+                  "commands:\n");
+  size_t indent = 0;
+  for (const Command& c : AllCommands()) {
+    indent = std::max(indent, CommandTitle(c).size());
+  }
+  for (const Command& c : AllCommands()) {
+    AppendWrapped(CommandTitle(c), c.help, indent + 2, &text);
+  }
+  uint32_t all_groups = 0;
+  for (FlagGroup group : kGroups) all_groups |= group;
+  AppendFlags(all_groups, &text);
+  return text;
+}
+
+}  // namespace mailfleet::cli

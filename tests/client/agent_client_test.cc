@@ -1,0 +1,229 @@
+// AgentClient against a fake agent on loopback: paging, limits, stream
+// assembly, deadlines, and errors kept as the agent sent them.
+#include "client/agent_client.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/client/fake_agent_service.h"
+#include "tests/client/sample_messages.h"
+
+namespace mailfleet {
+namespace {
+
+using ::mailfleet::testing::FakeAgentServer;
+using ::mailfleet::testing::FakeAgentService;
+using ::mailfleet::testing::SampleMessages;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class AgentClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<FakeAgentServer>(&service_);
+    ASSERT_FALSE(server_->address().empty());
+  }
+
+  std::unique_ptr<AgentClient> Client(AgentClientOptions options = {}) {
+    absl::StatusOr<std::unique_ptr<AgentClient>> client =
+        AgentClient::Connect(server_->address(), options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  std::vector<int> PageSizesAsked() const {
+    std::vector<int> sizes;
+    for (const auto& request : service_.list_requests()) {
+      sizes.push_back(request.page_size());
+    }
+    return sizes;
+  }
+
+  std::vector<std::string> ListIds(AgentClient& client, int64_t limit,
+                                   absl::Status* status) {
+    std::vector<std::string> ids;
+    *status = client.ListAll(v1::Filter(), limit, [&](const v1::Message& m) {
+      ids.push_back(m.queue_id());
+      return absl::OkStatus();
+    });
+    return ids;
+  }
+
+  FakeAgentService service_;
+  std::unique_ptr<FakeAgentServer> server_;
+};
+
+TEST_F(AgentClientTest, ConnectRejectsEmptyAddressAndBadOptions) {
+  EXPECT_EQ(AgentClient::Connect("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  AgentClientOptions options;
+  options.list_page_size = 20000;
+  EXPECT_EQ(AgentClient::Connect("127.0.0.1:1", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AgentClientTest, ListAllFollowsTokensToTheLastPage) {
+  service_.SetMessages(SampleMessages(5, 1, absl::Now()));
+  AgentClientOptions options;
+  options.list_page_size = 2;
+  std::unique_ptr<AgentClient> client = Client(options);
+  absl::Status status;
+  std::vector<std::string> ids = ListIds(*client, 0, &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(ids.size(), 5u);
+  std::vector<std::string> tokens;
+  for (const auto& request : service_.list_requests()) {
+    tokens.push_back(request.page_token());
+  }
+  EXPECT_THAT(tokens, ElementsAre("", "2", "4"));
+  EXPECT_THAT(PageSizesAsked(), ElementsAre(2, 2, 2));
+}
+
+TEST_F(AgentClientTest, ListAllAsksForNoMoreThanTheLimit) {
+  service_.SetMessages(SampleMessages(5, 1, absl::Now()));
+  AgentClientOptions options;
+  options.list_page_size = 2;
+  std::unique_ptr<AgentClient> client = Client(options);
+  absl::Status status;
+  std::vector<std::string> ids = ListIds(*client, 3, &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_THAT(PageSizesAsked(), ElementsAre(2, 1));
+}
+
+TEST_F(AgentClientTest, ListAllStopsAtTheCallbacksError) {
+  service_.SetMessages(SampleMessages(5, 1, absl::Now()));
+  std::unique_ptr<AgentClient> client = Client();
+  int seen = 0;
+  absl::Status status =
+      client->ListAll(v1::Filter(), 0, [&](const v1::Message&) {
+        return ++seen == 2 ? absl::DataLossError("disk full")
+                           : absl::OkStatus();
+      });
+  EXPECT_EQ(status, absl::DataLossError("disk full"));
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(AgentClientTest, ListAllHalvesPagesThatAreTooLarge) {
+  service_.SetMessages(SampleMessages(700, 1, absl::Now()));
+  service_.SetMaxPageSize(1000);
+  std::unique_ptr<AgentClient> client = Client();
+  absl::Status status;
+  std::vector<std::string> ids = ListIds(*client, 0, &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(ids.size(), 700u);
+  EXPECT_THAT(PageSizesAsked(), ElementsAre(5000, 2500, 1250, 625, 625));
+}
+
+TEST_F(AgentClientTest, ListAllRefusesATokenThatDoesNotMove) {
+  service_.SetMessages(SampleMessages(5, 1, absl::Now()));
+  service_.SetStuckToken(true);
+  AgentClientOptions options;
+  options.list_page_size = 2;
+  std::unique_ptr<AgentClient> client = Client(options);
+  absl::Status status;
+  ListIds(*client, 0, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(status.message(), HasSubstr("same page token twice"));
+}
+
+TEST_F(AgentClientTest, GrpcErrorsKeepCodeAndMessage) {
+  service_.SetFailure(
+      grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "viewer may not"));
+  std::unique_ptr<AgentClient> client = Client();
+  EXPECT_EQ(client->Summary(v1::SummaryRequest()).status(),
+            absl::PermissionDeniedError("viewer may not"));
+  EXPECT_EQ(client->ListPage(v1::ListRequest()).status(),
+            absl::PermissionDeniedError("viewer may not"));
+  EXPECT_EQ(client->FetchMessage("A1", false).status(),
+            absl::PermissionDeniedError("viewer may not"));
+}
+
+TEST_F(AgentClientTest, UnaryCallsHaveADeadline) {
+  service_.SetHangSummary(true);
+  AgentClientOptions options;
+  options.rpc_timeout = absl::Milliseconds(200);
+  std::unique_ptr<AgentClient> client = Client(options);
+  EXPECT_EQ(client->Summary(v1::SummaryRequest()).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(AgentClientTest, GetMessageHandsOverEnvelopeThenChunksInOrder) {
+  std::vector<v1::Message> messages = SampleMessages(3, 2, absl::Now());
+  const std::string id = messages[1].queue_id();
+  service_.SetMessages(messages);
+  std::string content;
+  for (int i = 0; i < 100000; ++i) content.push_back(static_cast<char>(i * 31));
+  service_.SetContent(id, content);
+  service_.SetChunkSize(30000);
+  std::unique_ptr<AgentClient> client = Client();
+
+  std::vector<std::string> events;
+  std::string received;
+  absl::Status status = client->GetMessage(
+      id, false,
+      [&](const v1::Message& envelope) {
+        events.push_back("envelope " + envelope.queue_id());
+      },
+      [&](absl::string_view chunk) {
+        events.push_back("chunk " + std::to_string(chunk.size()));
+        received.append(chunk.data(), chunk.size());
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_THAT(events, ElementsAre("envelope " + id, "chunk 30000",
+                                  "chunk 30000", "chunk 30000", "chunk 10000"));
+  EXPECT_EQ(received, content);
+
+  absl::StatusOr<v1::MessageWithContent> whole =
+      client->FetchMessage(id, false);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->envelope().queue_id(), id);
+  EXPECT_EQ(whole->content(), content);
+}
+
+TEST_F(AgentClientTest, GetMessageEnvelopeOnlyAsksForNoContent) {
+  std::vector<v1::Message> messages = SampleMessages(1, 1, absl::Now());
+  service_.SetMessages(messages);
+  service_.SetContent(messages[0].queue_id(), "Subject: hi\r\n\r\nbody\r\n");
+  std::unique_ptr<AgentClient> client = Client();
+  absl::StatusOr<v1::MessageWithContent> whole =
+      client->FetchMessage(messages[0].queue_id(), true);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->content(), "");
+  ASSERT_EQ(service_.get_requests().size(), 1u);
+  EXPECT_TRUE(service_.get_requests()[0].envelope_only());
+}
+
+TEST_F(AgentClientTest, ContentCallbackErrorCancelsTheStream) {
+  std::vector<v1::Message> messages = SampleMessages(1, 1, absl::Now());
+  service_.SetMessages(messages);
+  service_.SetContent(messages[0].queue_id(), std::string(1 << 20, 'x'));
+  service_.SetChunkSize(1024);
+  std::unique_ptr<AgentClient> client = Client();
+  int chunks = 0;
+  absl::Status status = client->GetMessage(
+      messages[0].queue_id(), false, [](const v1::Message&) {},
+      [&](absl::string_view) {
+        ++chunks;
+        return absl::UnknownError("cannot write the output");
+      });
+  EXPECT_EQ(status, absl::UnknownError("cannot write the output"));
+  EXPECT_EQ(chunks, 1);
+}
+
+TEST_F(AgentClientTest, UnknownIdIsNotFoundWithTheAgentsMessage) {
+  std::unique_ptr<AgentClient> client = Client();
+  absl::Status status = client->GetMessage(
+      "NOPE1", false, [](const v1::Message&) {},
+      [](absl::string_view) { return absl::OkStatus(); });
+  EXPECT_EQ(status, absl::NotFoundError(
+                        "no message with queue id 'NOPE1' on this gateway"));
+}
+
+}  // namespace
+}  // namespace mailfleet

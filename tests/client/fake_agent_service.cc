@@ -1,0 +1,238 @@
+#include "tests/client/fake_agent_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace mailfleet::testing {
+namespace {
+
+// Streams an envelope, then the content in chunks, one write in flight.
+class MessageWriter final
+    : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
+ public:
+  MessageWriter(const v1::Message& envelope, std::string content,
+                size_t chunk_size)
+      : content_(std::move(content)), chunk_size_(chunk_size) {
+    *part_.mutable_envelope() = envelope;
+    StartWrite(&part_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    if (offset_ >= content_.size()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    const size_t length = std::min(chunk_size_, content_.size() - offset_);
+    part_.set_content(content_.substr(offset_, length));
+    offset_ += length;
+    StartWrite(&part_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  v1::GetMessageResponse part_;
+  std::string content_;
+  size_t chunk_size_;
+  size_t offset_ = 0;
+};
+
+class FailedWriter final
+    : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
+ public:
+  explicit FailedWriter(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+FakeAgentService::~FakeAgentService() { ReleaseHungCalls(); }
+
+void FakeAgentService::SetMessages(std::vector<v1::Message> messages) {
+  absl::MutexLock lock(&mu_);
+  messages_ = std::move(messages);
+}
+
+void FakeAgentService::SetSummary(v1::SummaryResponse summary) {
+  absl::MutexLock lock(&mu_);
+  summary_ = std::move(summary);
+}
+
+void FakeAgentService::SetContent(const std::string& queue_id,
+                                  std::string content) {
+  absl::MutexLock lock(&mu_);
+  contents_[queue_id] = std::move(content);
+}
+
+void FakeAgentService::SetChunkSize(size_t bytes) {
+  absl::MutexLock lock(&mu_);
+  chunk_size_ = bytes;
+}
+
+void FakeAgentService::SetFailure(grpc::Status status) {
+  absl::MutexLock lock(&mu_);
+  failure_ = std::move(status);
+}
+
+void FakeAgentService::SetMaxPageSize(int page_size) {
+  absl::MutexLock lock(&mu_);
+  max_page_size_ = page_size;
+}
+
+void FakeAgentService::SetStuckToken(bool stuck) {
+  absl::MutexLock lock(&mu_);
+  stuck_token_ = stuck;
+}
+
+void FakeAgentService::SetHangSummary(bool hang) {
+  absl::MutexLock lock(&mu_);
+  hang_summary_ = hang;
+}
+
+void FakeAgentService::ReleaseHungCalls() {
+  std::vector<grpc::ServerUnaryReactor*> hung;
+  {
+    absl::MutexLock lock(&mu_);
+    hung.swap(hung_);
+  }
+  for (grpc::ServerUnaryReactor* reactor : hung) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "released"));
+  }
+}
+
+std::vector<v1::ListRequest> FakeAgentService::list_requests() const {
+  absl::MutexLock lock(&mu_);
+  return list_requests_;
+}
+
+std::vector<v1::SummaryRequest> FakeAgentService::summary_requests() const {
+  absl::MutexLock lock(&mu_);
+  return summary_requests_;
+}
+
+std::vector<v1::GetMessageRequest> FakeAgentService::get_requests() const {
+  absl::MutexLock lock(&mu_);
+  return get_requests_;
+}
+
+grpc::ServerUnaryReactor* FakeAgentService::Summary(
+    grpc::CallbackServerContext* context, const v1::SummaryRequest* request,
+    v1::SummaryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::MutexLock lock(&mu_);
+  summary_requests_.push_back(*request);
+  if (hang_summary_) {
+    hung_.push_back(reactor);
+    return reactor;
+  }
+  if (failure_.ok()) *response = summary_;
+  reactor->Finish(failure_);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FakeAgentService::List(
+    grpc::CallbackServerContext* context, const v1::ListRequest* request,
+    v1::ListResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::MutexLock lock(&mu_);
+  list_requests_.push_back(*request);
+  reactor->Finish(failure_.ok() ? ListLocked(*request, response) : failure_);
+  return reactor;
+}
+
+grpc::Status FakeAgentService::ListLocked(const v1::ListRequest& request,
+                                          v1::ListResponse* response) {
+  const int page_size = request.page_size() == 0 ? 1000 : request.page_size();
+  if (page_size < 0 || page_size > 10000) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("page_size ", page_size, " is not in 0..10000"));
+  }
+  if (page_size > max_page_size_) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "Received message larger than max");
+  }
+  size_t offset = 0;
+  if (!request.page_token().empty() &&
+      !absl::SimpleAtoi(request.page_token(), &offset)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "invalid page token");
+  }
+  // Only the queue condition is honoured: enough to see filters arrive.
+  const auto& queues = request.filter().queues();
+  size_t next = offset;
+  for (; next < messages_.size() && response->messages_size() < page_size;
+       ++next) {
+    const v1::Message& message = messages_[next];
+    if (queues.empty() || std::find(queues.begin(), queues.end(),
+                                    message.queue()) != queues.end()) {
+      *response->add_messages() = message;
+    }
+  }
+  if (stuck_token_) {
+    // The first page's token, forever after.
+    response->set_next_page_token(
+        request.page_token().empty() ? "0" : request.page_token());
+  } else if (next < messages_.size()) {
+    response->set_next_page_token(absl::StrCat(next));
+  }
+  response->set_generation(42);
+  return grpc::Status::OK;
+}
+
+grpc::ServerWriteReactor<v1::GetMessageResponse>* FakeAgentService::GetMessage(
+    grpc::CallbackServerContext* context,
+    const v1::GetMessageRequest* request) {
+  absl::MutexLock lock(&mu_);
+  get_requests_.push_back(*request);
+  if (!failure_.ok()) return new FailedWriter(failure_);
+  if (request->queue_id().find_first_of("/. ") != std::string::npos) {
+    return new FailedWriter(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("queue id '", request->queue_id(),
+                     "' has invalid characters: expected [0-9A-Za-z]")));
+  }
+  auto found = std::find_if(messages_.begin(), messages_.end(),
+                            [&](const v1::Message& message) {
+                              return message.queue_id() == request->queue_id();
+                            });
+  if (found == messages_.end()) {
+    return new FailedWriter(
+        grpc::Status(grpc::StatusCode::NOT_FOUND,
+                     absl::StrCat("no message with queue id '",
+                                  request->queue_id(), "' on this gateway")));
+  }
+  std::string content;
+  if (!request->envelope_only()) {
+    auto it = contents_.find(request->queue_id());
+    if (it != contents_.end()) content = it->second;
+  }
+  return new MessageWriter(*found, std::move(content), chunk_size_);
+}
+
+FakeAgentServer::FakeAgentServer(FakeAgentService* service)
+    : service_(service) {
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (server_ != nullptr && port > 0) {
+    address_ = absl::StrCat("127.0.0.1:", port);
+  }
+}
+
+FakeAgentServer::~FakeAgentServer() {
+  service_->ReleaseHungCalls();
+  if (server_ != nullptr) server_->Shutdown();
+}
+
+}  // namespace mailfleet::testing
