@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/dashed_flags.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "agent/index/queue_index.h"
@@ -43,7 +44,9 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "mailfleet-agent --listen ADDR --postfix-config-dir DIR");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
+  std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
+  absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
   // Signals are taken synchronously by this thread only.

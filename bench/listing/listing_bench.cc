@@ -27,6 +27,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/dashed_flags.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -192,7 +193,9 @@ AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
+  std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
+  absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
   const std::string config_dir = absl::GetFlag(FLAGS_postfix_config_dir);
   const int runs = absl::GetFlag(FLAGS_runs);
   const std::string address = absl::StrCat("127.0.0.1:", absl::GetFlag(FLAGS_port));
