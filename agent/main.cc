@@ -1,5 +1,6 @@
 // mailfleet-agent: one per gateway, beside Postfix. Reads the queue, keeps
 // the index, serves mailfleet.v1.AgentService.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -42,6 +43,11 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Big buffers (the index's tables, a scan's lists) come from mmap and go
+  // back to the system when freed, instead of pinning heap pages that a
+  // rescan leaves fragmented. A fixed threshold also stops glibc from
+  // raising it after the first large free.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   absl::SetProgramUsageMessage(
       "mailfleet-agent --listen ADDR --postfix-config-dir DIR");
   std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);

@@ -4,12 +4,16 @@
 
 #include <random>
 
+#include "absl/time/clock.h"
+
 #include "absl/strings/str_format.h"
 #include "common/fmt_absl.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet {
 namespace {
+
+constexpr size_t kLoggedProblems = 20;
 
 std::string NewInstanceId() {
   std::random_device rd;
@@ -34,18 +38,24 @@ QueueIndex::~QueueIndex() {
 
 absl::Status QueueIndex::Rescan() {
   absl::MutexLock scan_lock(&scan_mu_);
-  absl::StatusOr<postfix::ScanResult> scan = reader_->ScanAll();
-  if (!scan.ok()) {
-    spdlog::error("queue scan failed: {}", scan.status());
-    return scan.status();
+  QueueSnapshot::Builder builder(reader_->threads());
+  absl::StatusOr<postfix::ScanStats> stats = reader_->Scan(builder.sinks());
+  if (!stats.ok()) {
+    spdlog::error("queue scan failed: {}", stats.status());
+    return stats.status();
   }
-  for (const auto& p : scan->problems) {
+  auto snapshot = builder.Finish(++generation_, stats->started, stats->duration);
+  absl::Duration took = absl::Now() - stats->started;
+  // The first few problems of every scan go to the log; Summary has them
+  // all counted.
+  const auto& problem_list = snapshot->problems();
+  for (size_t i = 0; i < problem_list.size() && i < kLoggedProblems; ++i) {
+    const auto& p = problem_list[i];
     spdlog::warn("{} {}: {}", QueueKindName(p.queue), p.queue_id, p.reason);
   }
-  absl::Duration took = scan->duration;
-  size_t problems = scan->problems.size();
-  auto snapshot = QueueSnapshot::Build(*std::move(scan), ++generation_);
+  size_t problems = problem_list.size();
   size_t count = snapshot->size();
+  size_t current_bytes = snapshot->MemoryBytes();
   {
     absl::MutexLock lock(&mu_);
     current_.swap(snapshot);
@@ -54,8 +64,10 @@ absl::Status QueueIndex::Rescan() {
   // The scan's transient records are freed by now; give the pages back so
   // the agent's footprint is the index, not the scan's high-water mark.
   malloc_trim(0);
-  spdlog::info("scanned {} messages in {} ({} problems), generation {}", count,
-               absl::FormatDuration(took), problems, generation_);
+  spdlog::info(
+      "indexed {} messages in {} (scan {}), {} problems, {} KiB, generation {}",
+      count, absl::FormatDuration(took), absl::FormatDuration(stats->duration),
+      problems, current_bytes / 1024, generation_);
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <thread>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
@@ -18,43 +19,10 @@ namespace {
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 constexpr size_t kSummaryProblems = 20;
 
-// Interns strings into one arena while a snapshot is built. Keys point into
-// the scan's messages, which outlive the builder.
-class ArenaBuilder {
- public:
-  explicit ArenaBuilder(std::string& arena) : arena_(arena) {}
-
-  template <typename Ref>
-  Ref Intern(absl::string_view s) {
-    if (s.empty()) return Ref{};
-    auto it = seen_.find(s);
-    if (it != seen_.end()) return Ref{it->second.first, it->second.second};
-    Ref r = Append<Ref>(s);
-    seen_.emplace(s, std::make_pair(r.offset, r.length));
-    return r;
-  }
-
-  template <typename Ref>
-  Ref Append(absl::string_view s) {
-    Ref r{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(s.size())};
-    arena_.append(s.data(), s.size());
-    return r;
-  }
-
- private:
-  std::string& arena_;
-  absl::flat_hash_map<absl::string_view, std::pair<uint32_t, uint32_t>> seen_;
-};
-
 int64_t ToMicros(absl::Time t) {
   return t == absl::InfinitePast() ? kNoTime : absl::ToUnixMicros(t);
 }
 
-absl::string_view DomainOf(absl::string_view address) {
-  size_t at = address.rfind('@');
-  return at == absl::string_view::npos ? absl::string_view()
-                                       : address.substr(at + 1);
-}
 
 }  // namespace
 
@@ -105,69 +73,194 @@ Message QueueSnapshot::View::ToMessage() const {
   return m;
 }
 
-std::shared_ptr<const QueueSnapshot> QueueSnapshot::Build(
-    postfix::ScanResult scan, int64_t generation) {
-  std::shared_ptr<QueueSnapshot> s(new QueueSnapshot());
-  s->generation_ = generation;
-  s->scan_time_ = scan.started;
-  s->scan_duration_ = scan.duration;
-  s->problems_ = std::move(scan.problems);
-  std::vector<Message>& msgs = scan.messages;
-
-  // A message caught mid-move can be listed from two queues; keep one.
-  std::vector<uint32_t> order(msgs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return msgs[a].queue_id < msgs[b].queue_id;
-  });
-  order.erase(std::unique(order.begin(), order.end(),
-                          [&](uint32_t a, uint32_t b) {
-                            return msgs[a].queue_id == msgs[b].queue_id;
-                          }),
-              order.end());
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    int64_t ta = ToMicros(msgs[a].arrival_time);
-    int64_t tb = ToMicros(msgs[b].arrival_time);
-    return std::tie(ta, msgs[a].queue_id) < std::tie(tb, msgs[b].queue_id);
-  });
-
-  size_t rcpts = 0;
-  for (uint32_t i : order) rcpts += msgs[i].recipients.size();
-  s->entries_.reserve(order.size());
-  s->recipients_.reserve(rcpts);
-  ArenaBuilder arena(s->arena_);
-  for (uint32_t i : order) {
-    const Message& m = msgs[i];
+// One scanning thread's share of a snapshot under construction.
+class QueueSnapshot::Builder::Part : public postfix::ScanSink {
+ public:
+  void OnMessage(const Message& m) override {
     Entry e;
     e.arrival_us = ToMicros(m.arrival_time);
     e.next_attempt_us = ToMicros(m.next_attempt_time);
     e.size = m.size;
-    e.id = arena.Append<StrRef>(m.queue_id);
-    e.sender = arena.Intern<StrRef>(m.sender);
-    e.client = arena.Intern<StrRef>(m.client_address);
-    e.parse_error = arena.Intern<StrRef>(m.parse_error);
-    e.first_recipient = static_cast<uint32_t>(s->recipients_.size());
+    e.id = Append(m.queue_id);
+    e.sender = Intern(m.sender);
+    e.client = Intern(m.client_address);
+    e.parse_error = Intern(m.parse_error);
+    e.first_recipient = static_cast<uint32_t>(recipients.size());
     e.recipient_count = static_cast<uint32_t>(m.recipients.size());
     e.queue = m.queue;
     e.forced_expire = m.forced_expire;
     for (const Recipient& r : m.recipients) {
-      s->recipients_.push_back({arena.Intern<StrRef>(r.address),
-                                arena.Intern<StrRef>(r.orig_address),
-                                arena.Intern<StrRef>(r.delay_reason)});
+      recipients.push_back({InternAddress(r.address), Intern(r.orig_address),
+                            Intern(r.delay_reason)});
     }
-    s->entries_.push_back(e);
+    entries.push_back(e);
   }
-  s->arena_.shrink_to_fit();
-  s->by_id_.resize(s->entries_.size());
-  std::iota(s->by_id_.begin(), s->by_id_.end(), 0);
-  std::sort(s->by_id_.begin(), s->by_id_.end(), [&](uint32_t a, uint32_t b) {
-    return s->Str(s->entries_[a].id) < s->Str(s->entries_[b].id);
+  void OnProblem(postfix::ScanProblem p) override {
+    problems.push_back(std::move(p));
+  }
+
+  std::string arena;
+  std::vector<StrRef> strings = {StrRef{}};  // StrId 0: the empty string
+  std::vector<StrId> domain_of = {0};         // parallel to strings
+  std::vector<Entry> entries;
+  std::vector<RecipientEntry> recipients;
+  std::vector<postfix::ScanProblem> problems;
+
+ private:
+  StrRef Append(absl::string_view s) {
+    StrRef r{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(s.size())};
+    arena.append(s.data(), s.size());
+    return r;
+  }
+  // Keys are copies: arena's buffer moves as it grows.
+  StrId Intern(const std::string& s) {
+    if (s.empty()) return 0;
+    auto [it, inserted] = seen_.try_emplace(s);
+    if (inserted) {
+      it->second = static_cast<StrId>(strings.size());
+      strings.push_back(Append(s));
+      domain_of.push_back(0);
+    }
+    return it->second;
+  }
+  // Also records the address's domain, once per distinct address, so that
+  // summaries count domains without looking at strings.
+  StrId InternAddress(const std::string& address) {
+    StrId id = Intern(address);
+    if (id != 0 && domain_of[id] == 0) {
+      size_t at = address.rfind('@');
+      if (at != std::string::npos && at + 1 < address.size()) {
+        StrId domain = Intern(address.substr(at + 1));
+        domain_of[id] = domain;
+      }
+    }
+    return id;
+  }
+
+  absl::flat_hash_map<std::string, StrId> seen_;
+};
+
+QueueSnapshot::Builder::Builder(int parts) {
+  for (int i = 0; i < std::max(1, parts); ++i) {
+    parts_.push_back(std::make_unique<Part>());
+  }
+}
+
+QueueSnapshot::Builder::~Builder() = default;
+
+std::vector<postfix::ScanSink*> QueueSnapshot::Builder::sinks() {
+  std::vector<postfix::ScanSink*> out;
+  for (auto& p : parts_) out.push_back(p.get());
+  return out;
+}
+
+std::shared_ptr<const QueueSnapshot> QueueSnapshot::Builder::Finish(
+    int64_t generation, absl::Time scan_time, absl::Duration scan_duration) {
+  std::shared_ptr<QueueSnapshot> s(new QueueSnapshot());
+  s->generation_ = generation;
+  s->scan_time_ = scan_time;
+  s->scan_duration_ = scan_duration;
+
+  // Join the parts: one arena, one recipient table, entries pointing into
+  // them. A string both parts saw is stored twice, which is cheaper than
+  // hashing everything again.
+  size_t arena_size = 0, nstrings = 1, nrcpt = 0, nentries = 0;
+  for (auto& p : parts_) {
+    arena_size += p->arena.size();
+    nstrings += p->strings.size() - 1;
+    nrcpt += p->recipients.size();
+    nentries += p->entries.size();
+  }
+  s->arena_.reserve(arena_size);
+  s->strings_.reserve(nstrings);
+  s->strings_.push_back(StrRef{});
+  s->domain_of_.reserve(nstrings);
+  s->domain_of_.push_back(0);
+  s->recipients_.reserve(nrcpt);
+  std::vector<Entry> joined;
+  joined.reserve(nentries);
+  for (auto& p : parts_) {
+    const uint32_t arena_base = static_cast<uint32_t>(s->arena_.size());
+    const StrId id_base = static_cast<StrId>(s->strings_.size()) - 1;
+    const uint32_t rcpt_base = static_cast<uint32_t>(s->recipients_.size());
+    auto shift = [id_base](StrId id) { return id == 0 ? 0 : id + id_base; };
+    s->arena_ += p->arena;
+    for (size_t i = 1; i < p->strings.size(); ++i) {
+      s->strings_.push_back(
+          {p->strings[i].offset + arena_base, p->strings[i].length});
+      s->domain_of_.push_back(shift(p->domain_of[i]));
+    }
+    for (const RecipientEntry& r : p->recipients) {
+      s->recipients_.push_back(
+          {shift(r.address), shift(r.orig_address), shift(r.delay_reason)});
+    }
+    for (Entry e : p->entries) {
+      e.id.offset += arena_base;
+      e.sender = shift(e.sender);
+      e.client = shift(e.client);
+      e.parse_error = shift(e.parse_error);
+      e.first_recipient += rcpt_base;
+      joined.push_back(e);
+    }
+    std::move(p->problems.begin(), p->problems.end(),
+              std::back_inserter(s->problems_));
+    p.reset();  // free each part as soon as it is copied
+  }
+  parts_.clear();
+
+  // Two orders, sorted side by side on two cores: by id (for lookups, and
+  // to find a message caught mid-move and listed from two queues) and by
+  // (arrival, id) for listing.
+  std::vector<uint32_t> by_id(joined.size());
+  std::iota(by_id.begin(), by_id.end(), 0);
+  std::vector<uint32_t> order = by_id;
+  std::thread order_sorter([&] {
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      const Entry& ea = joined[a];
+      const Entry& eb = joined[b];
+      if (ea.arrival_us != eb.arrival_us) return ea.arrival_us < eb.arrival_us;
+      return s->Str(ea.id) < s->Str(eb.id);
+    });
   });
+  std::sort(by_id.begin(), by_id.end(), [&](uint32_t a, uint32_t b) {
+    return s->Str(joined[a].id) < s->Str(joined[b].id);
+  });
+  order_sorter.join();
+  std::vector<bool> drop(joined.size(), false);
+  for (size_t i = 1; i < by_id.size(); ++i) {
+    if (s->Str(joined[by_id[i]].id) == s->Str(joined[by_id[i - 1]].id)) {
+      drop[by_id[i]] = true;
+    }
+  }
+  order.erase(std::remove_if(order.begin(), order.end(),
+                             [&](uint32_t i) { return drop[i]; }),
+              order.end());
+  s->entries_.reserve(order.size());
+  std::vector<uint32_t> position(joined.size());
+  for (uint32_t i : order) {
+    position[i] = static_cast<uint32_t>(s->entries_.size());
+    s->entries_.push_back(joined[i]);
+  }
+  s->by_id_.reserve(order.size());
+  for (uint32_t i : by_id) {
+    if (!drop[i]) s->by_id_.push_back(position[i]);
+  }
   return s;
+}
+
+std::shared_ptr<const QueueSnapshot> QueueSnapshot::Build(
+    postfix::ScanResult scan, int64_t generation) {
+  Builder builder(1);
+  postfix::ScanSink* sink = builder.sinks()[0];
+  for (const Message& m : scan.messages) sink->OnMessage(m);
+  for (auto& p : scan.problems) sink->OnProblem(std::move(p));
+  return builder.Finish(generation, scan.started, scan.duration);
 }
 
 size_t QueueSnapshot::MemoryBytes() const {
   return sizeof(*this) + arena_.capacity() +
+         strings_.capacity() * sizeof(StrRef) +
+         domain_of_.capacity() * sizeof(StrId) +
          entries_.capacity() * sizeof(Entry) +
          recipients_.capacity() * sizeof(RecipientEntry) +
          by_id_.capacity() * sizeof(uint32_t);
@@ -213,9 +306,11 @@ std::optional<ListCursor> QueueSnapshot::List(
 QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
                                       size_t top_n) const {
   QueueSummary sum;
-  absl::flat_hash_map<absl::string_view, std::pair<int64_t, int64_t>> domains;
-  absl::flat_hash_map<absl::string_view, int64_t> reasons;
-  std::vector<absl::string_view> message_domains;
+  // Counting goes by string id, not by string: a large queue's summary
+  // hashes nothing per recipient.
+  std::vector<std::pair<int64_t, int64_t>> domain_counts(strings_.size());
+  std::vector<int64_t> reason_counts(strings_.size(), 0);
+  std::vector<StrId> message_domains;
   for (const Entry& e : entries_) {
     View v(this, &e);
     if (!filter.Matches(v, now)) continue;
@@ -239,19 +334,24 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
       sum.oldest_queue_id = std::string(v.id());
     }
     message_domains.clear();
-    for (size_t i = 0; i < e.recipient_count; ++i) {
-      absl::string_view reason = v.recipient_delay_reason(i);
-      if (!reason.empty()) reasons[reason]++;
-      absl::string_view domain = DomainOf(v.recipient_address(i));
-      if (domain.empty()) continue;
-      auto& d = domains[domain];
-      d.first++;
-      if (std::find(message_domains.begin(), message_domains.end(), domain) ==
+    for (uint32_t i = 0; i < e.recipient_count; ++i) {
+      const RecipientEntry& r = recipients_[e.first_recipient + i];
+      if (r.delay_reason != 0) reason_counts[r.delay_reason]++;
+      StrId d = domain_of_[r.address];
+      if (d == 0) continue;
+      domain_counts[d].first++;
+      if (std::find(message_domains.begin(), message_domains.end(), d) ==
           message_domains.end()) {
-        message_domains.push_back(domain);
-        d.second++;
+        message_domains.push_back(d);
+        domain_counts[d].second++;
       }
     }
+  }
+  absl::flat_hash_map<absl::string_view, std::pair<int64_t, int64_t>> domains;
+  absl::flat_hash_map<absl::string_view, int64_t> reasons;
+  for (StrId id = 1; id < strings_.size(); ++id) {
+    if (domain_counts[id].first > 0) domains[Str(id)] = domain_counts[id];
+    if (reason_counts[id] > 0) reasons[Str(id)] = reason_counts[id];
   }
   // Domains differ in case only by accident; count them as one.
   absl::flat_hash_map<std::string, QueueSummary::DomainCount> folded;

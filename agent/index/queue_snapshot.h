@@ -68,22 +68,26 @@ struct QueueSummary {
 
 class QueueSnapshot {
  private:
+  // A string in the arena.
   struct StrRef {
     uint32_t offset = 0;
     uint32_t length = 0;
   };
+  // A de-duplicated string: an index into strings_; 0 is the empty string.
+  using StrId = uint32_t;
   struct Entry {
     int64_t arrival_us;
     int64_t next_attempt_us;  // INT64_MIN when none
     int64_t size;
-    StrRef id, sender, client, parse_error;
+    StrRef id;  // unique per message: not worth a StrId
+    StrId sender, client, parse_error;
     uint32_t first_recipient;
     uint32_t recipient_count;
     QueueKind queue;
     bool forced_expire;
   };
   struct RecipientEntry {
-    StrRef address, orig_address, delay_reason;
+    StrId address, orig_address, delay_reason;
   };
 
  public:
@@ -127,10 +131,13 @@ class QueueSnapshot {
   static std::shared_ptr<const QueueSnapshot> Build(postfix::ScanResult scan,
                                                     int64_t generation);
 
+  class Builder;
+
   size_t size() const { return entries_.size(); }
   int64_t generation() const { return generation_; }
   absl::Time scan_time() const { return scan_time_; }
   absl::Duration scan_duration() const { return scan_duration_; }
+  const std::vector<postfix::ScanProblem>& problems() const { return problems_; }
   // Approximate bytes held, for the memory budget.
   size_t MemoryBytes() const;
 
@@ -147,12 +154,17 @@ class QueueSnapshot {
                          size_t top_n) const;
 
  private:
+  friend class Builder;
   QueueSnapshot() = default;
   absl::string_view Str(StrRef r) const {
     return absl::string_view(arena_.data() + r.offset, r.length);
   }
+  absl::string_view Str(StrId id) const { return Str(strings_[id]); }
 
   std::string arena_;
+  std::vector<StrRef> strings_;  // by StrId
+  // For a recipient address's StrId, its domain's; 0 for other strings.
+  std::vector<StrId> domain_of_;
   std::vector<Entry> entries_;  // sorted by (arrival_us, id)
   std::vector<RecipientEntry> recipients_;
   std::vector<uint32_t> by_id_;  // entry indices sorted by id
@@ -160,6 +172,27 @@ class QueueSnapshot {
   int64_t generation_ = 0;
   absl::Time scan_time_;
   absl::Duration scan_duration_;
+};
+
+// Builds a snapshot straight from a scan: each scanning thread feeds a part
+// of its own (a ScanSink) that stores and de-duplicates strings as they
+// come, so no list of full message records ever exists; Finish joins the
+// parts and sorts them.
+class QueueSnapshot::Builder {
+ public:
+  explicit Builder(int parts);
+  ~Builder();
+
+  // One sink per scanning thread.
+  std::vector<postfix::ScanSink*> sinks();
+
+  std::shared_ptr<const QueueSnapshot> Finish(int64_t generation,
+                                              absl::Time scan_time,
+                                              absl::Duration scan_duration);
+
+ private:
+  class Part;
+  std::vector<std::unique_ptr<Part>> parts_;
 };
 
 }  // namespace mailfleet

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/postfix/address_format.h"
 #include "agent/postfix/defer_log.h"
@@ -46,55 +47,52 @@ std::string QueueReader::MessagePath(QueueKind queue,
   return path;
 }
 
-void QueueReader::ListTree(QueueKind queue, const std::string& dir,
-                           bool hashed, std::vector<FileRef>& out) const {
-  auto entries = fs_->ListDir(dir);
-  if (!entries.ok()) {
-    if (!absl::IsNotFound(entries.status())) {
-      spdlog::warn("cannot list {}: {}", dir, entries.status());
-    }
+void QueueReader::ListTree(QueueKind queue, const std::string& path,
+                           bool hashed, DirList& dirs,
+                           std::vector<FileRef>& out) const {
+  auto dir = fs_->OpenDirectory(path);
+  auto entries = fs_->ListDir(path);
+  if (!dir.ok() || !entries.ok()) {
+    absl::Status s = dir.ok() ? entries.status() : dir.status();
+    if (!absl::IsNotFound(s)) spdlog::warn("cannot list {}: {}", path, s);
     return;
   }
+  dirs.push_back(*std::move(dir));
+  Directory* handle = dirs.back().get();
   for (DirEntry& e : *entries) {
     // Postfix recognises hash subdirectories by their one-character names,
-    // without a stat per entry.
+    // without a stat per entry; maildrop is always flat.
     if (hashed && e.name.size() == 1) {
-      ListTree(queue, absl::StrCat(dir, "/", e.name), hashed, out);
+      ListTree(queue, absl::StrCat(path, "/", e.name), hashed, dirs, out);
       continue;
     }
     if (!IsPostfixQueueFileName(e.name)) continue;  // temp files, "x.pid"
     if (e.type_known && e.type != FileInfo::Type::kRegular) continue;
-    std::string path = absl::StrCat(dir, "/", e.name);
-    out.push_back({queue, std::move(path), std::move(e.name)});
+    out.push_back({queue, handle, std::move(e.name)});
   }
 }
 
-absl::Status QueueReader::ListQueue(QueueKind queue,
-                                    std::vector<FileRef>& out) const {
-  absl::string_view name = QueueKindName(queue);
-  // maildrop is always flat; others are hashed when configured so, but a
-  // queue hashed in the past may still hold subdirectories: Postfix looks
-  // into one-character names in every queue it scans recursively.
-  bool recurse = queue != QueueKind::kMaildrop;
-  ListTree(queue, absl::StrCat(config_.queue_directory, "/", name), recurse,
-           out);
-  return absl::OkStatus();
-}
-
-void QueueReader::AddDelayReasons(const std::string& id, Message& m,
-                                  std::vector<std::string>& seen) const {
-  std::string path = absl::StrCat(config_.queue_directory, "/defer/");
-  if (config_.IsHashed("defer")) {
-    path += PostfixHashPath(id, config_.hash_queue_depth);
+void QueueReader::AddDelayReasons(absl::string_view id, Scratch& scratch,
+                                  Message& m) const {
+  std::string hash;
+  if (config_.IsHashed("defer")) hash = PostfixHashPath(id, config_.hash_queue_depth);
+  auto [it, inserted] = scratch.defer_dirs.try_emplace(hash);
+  if (inserted) {
+    std::string path = absl::StrCat(config_.queue_directory, "/defer/", hash);
+    path.pop_back();  // "defer/" or "defer/A/": no trailing slash
+    auto dir = fs_->OpenDirectory(path);
+    if (dir.ok()) it->second = *std::move(dir);
   }
-  path += id;
-  auto text = fs_->ReadFile(path, kMaxDeferLogBytes);
-  if (!text.ok()) return;  // no logfile: never tried, or not deferred
-  for (DeferEntry& e : ParseDeferLog(*text, config_.utf8)) {
+  if (it->second == nullptr) return;  // no defer/ (sub)directory yet
+  if (!it->second->ReadFile(id, kMaxDeferLogBytes, &scratch.defer_log).ok()) {
+    return;  // no logfile: never tried, or not deferred
+  }
+  for (DeferEntry& e : ParseDeferLog(scratch.defer_log, config_.utf8)) {
     if (config_.duplicate_filter_limit == 0 ||
-        static_cast<int>(seen.size()) < config_.duplicate_filter_limit) {
-      if (std::find(seen.begin(), seen.end(), e.address) == seen.end()) {
-        seen.push_back(e.address);
+        static_cast<int>(scratch.seen.size()) < config_.duplicate_filter_limit) {
+      if (std::find(scratch.seen.begin(), scratch.seen.end(), e.address) ==
+          scratch.seen.end()) {
+        scratch.seen.push_back(e.address);
       }
     }
     m.recipients.push_back({std::move(e.address), std::move(e.orig_address),
@@ -102,50 +100,53 @@ void QueueReader::AddDelayReasons(const std::string& id, Message& m,
   }
 }
 
-QueueReader::FileOutcome QueueReader::ReadFile(QueueKind queue,
-                                               const std::string& path,
-                                               const std::string& id) const {
-  FileOutcome outcome;
-  auto problem = [&](std::string reason) {
-    outcome.problem = ScanProblem{queue, id, std::move(reason)};
+bool QueueReader::ReadQueueFile(QueueKind queue, Directory& dir,
+                                absl::string_view id, Scratch& scratch,
+                                Message& m,
+                                std::optional<ScanProblem>& problem) const {
+  problem.reset();
+  auto report = [&](std::string reason) {
+    problem = ScanProblem{queue, std::string(id), std::move(reason)};
   };
-  auto file = fs_->Open(path);
+  auto file = dir.Open(id);
   if (!file.ok()) {
     // A message that moved on between listing and opening is not a problem.
-    if (!absl::IsNotFound(file.status())) problem(std::string(file.status().message()));
-    return outcome;
+    if (!absl::IsNotFound(file.status())) {
+      report(std::string(file.status().message()));
+    }
+    return false;
   }
   auto info = (*file)->Stat();
   if (!info.ok()) {
-    problem(std::string(info.status().message()));
-    return outcome;
+    report(std::string(info.status().message()));
+    return false;
   }
   if (info->type != FileInfo::Type::kRegular) {
-    problem("not a regular file");
-    return outcome;
+    report("not a regular file");
+    return false;
   }
   // The corrupt queue holds whatever Postfix gave up on, in any mode.
   if (queue != QueueKind::kCorrupt && (info->mode & S_IRWXU) != kReadyMode) {
-    return outcome;  // still being written
+    return false;  // still being written
   }
   auto env = ReadEnvelope(**file, info->size);
   if (!env.ok()) {
-    problem(std::string(env.status().message()));
-    return outcome;
+    report(std::string(env.status().message()));
+    return false;
   }
-  if (!env->error.empty()) problem(env->error);
+  if (!env->error.empty()) report(env->error);
   if (!env->sender_seen) {
-    if (!outcome.problem) problem("no sender record");
-    if (queue != QueueKind::kCorrupt) return outcome;
+    if (!problem) report("no sender record");
+    if (queue != QueueKind::kCorrupt) return false;
   }
-  Message m;
-  m.queue_id = id;
+  m.queue_id.assign(id.data(), id.size());
   m.queue = queue;
   m.arrival_time = env->arrival_seconds > 0
                        ? absl::FromUnixSeconds(env->arrival_seconds) +
                              absl::Microseconds(env->arrival_micros)
                        : info->mtime;
-  if (queue == QueueKind::kDeferred) m.next_attempt_time = info->mtime;
+  m.next_attempt_time =
+      queue == QueueKind::kDeferred ? info->mtime : absl::InfinitePast();
   m.size = env->size_ok ? env->content_size : info->size;
   m.forced_expire = (info->mode & S_IXGRP) != 0;
   m.client_address = std::move(env->client_address);
@@ -155,13 +156,17 @@ QueueReader::FileOutcome QueueReader::ReadFile(QueueKind queue,
   MakePrintable(m.sender, config_.utf8);
   // As showq: the recipients of the defer logfile first, with their
   // reasons, then those of the queue file that the logfile did not name.
-  std::vector<std::string> seen;
-  if (env->sender_seen) AddDelayReasons(id, m, seen);
+  m.recipients.clear();
+  scratch.seen.clear();
+  if (env->sender_seen) AddDelayReasons(id, scratch, m);
   for (EnvelopeRecipient& r : env->recipients) {
     std::string address = QuoteLocalPart(
         r.address.empty() ? config_.empty_address_recipient : r.address);
     MakePrintable(address, config_.utf8);
-    if (std::find(seen.begin(), seen.end(), address) != seen.end()) continue;
+    if (std::find(scratch.seen.begin(), scratch.seen.end(), address) !=
+        scratch.seen.end()) {
+      continue;
+    }
     std::string orig;
     if (!r.orig_address.empty() && r.orig_address != r.address) {
       orig = QuoteLocalPart(r.orig_address);
@@ -169,13 +174,13 @@ QueueReader::FileOutcome QueueReader::ReadFile(QueueKind queue,
     }
     m.recipients.push_back({std::move(address), std::move(orig), ""});
   }
-  outcome.message = std::move(m);
-  return outcome;
+  return true;
 }
 
-absl::StatusOr<ScanResult> QueueReader::ScanAll() const {
-  ScanResult result;
-  result.started = absl::Now();
+absl::StatusOr<ScanStats> QueueReader::Scan(
+    const std::vector<ScanSink*>& sinks) const {
+  ScanStats stats;
+  stats.started = absl::Now();
   auto top = fs_->Stat(config_.queue_directory);
   if (!top.ok()) return top.status();
   if (top->type != FileInfo::Type::kDirectory) {
@@ -183,59 +188,86 @@ absl::StatusOr<ScanResult> QueueReader::ScanAll() const {
         absl::StrCat(config_.queue_directory, " is not a directory"));
   }
   std::vector<FileRef> files;
+  DirList dirs;
   for (QueueKind q : kPostfixQueues) {
-    absl::Status s = ListQueue(q, files);
-    if (!s.ok()) return s;
+    ListTree(q, absl::StrCat(config_.queue_directory, "/", QueueKindName(q)),
+             q != QueueKind::kMaildrop, dirs, files);
   }
+  stats.files = files.size();
 
-  // Files are handed out in batches so that both cores stay busy whatever
-  // the mix of small and large envelopes.
+  // Files are handed out in batches so that every thread stays busy
+  // whatever the mix of small and large envelopes.
   constexpr size_t kBatch = 256;
   std::atomic<size_t> next{0};
-  const int nthreads = static_cast<int>(
-      std::min<size_t>(threads_, std::max<size_t>(1, files.size() / kBatch)));
-  std::vector<ScanResult> partial(nthreads);
-  auto work = [&](ScanResult& out) {
+  auto work = [&](ScanSink* sink) {
+    Scratch scratch;
+    Message m;
+    std::optional<ScanProblem> problem;
     for (;;) {
       size_t begin = next.fetch_add(kBatch);
       if (begin >= files.size()) break;
       size_t end = std::min(files.size(), begin + kBatch);
       for (size_t i = begin; i < end; ++i) {
-        FileOutcome o = ReadFile(files[i].queue, files[i].path, files[i].id);
-        if (o.message) out.messages.push_back(std::move(*o.message));
-        if (o.problem) out.problems.push_back(std::move(*o.problem));
+        const FileRef& f = files[i];
+        if (ReadQueueFile(f.queue, *f.dir, f.id, scratch, m, problem)) {
+          sink->OnMessage(m);
+        }
+        if (problem) sink->OnProblem(std::move(*problem));
       }
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < nthreads; ++t) pool.emplace_back(work, std::ref(partial[t]));
-  work(partial[0]);
+  for (size_t t = 1; t < sinks.size(); ++t) pool.emplace_back(work, sinks[t]);
+  if (!sinks.empty()) work(sinks[0]);
   for (auto& th : pool) th.join();
+  stats.duration = absl::Now() - stats.started;
+  return stats;
+}
 
-  size_t total = 0;
-  for (auto& p : partial) total += p.messages.size();
-  result.messages.reserve(total);
-  for (auto& p : partial) {
-    std::move(p.messages.begin(), p.messages.end(),
-              std::back_inserter(result.messages));
-    std::move(p.problems.begin(), p.problems.end(),
-              std::back_inserter(result.problems));
-  }
-  result.duration = absl::Now() - result.started;
+absl::StatusOr<ScanResult> QueueReader::ScanAll() const {
+  class Collector : public ScanSink {
+   public:
+    explicit Collector(ScanResult& r) : r_(r) {}
+    void OnMessage(const Message& m) override {
+      absl::MutexLock lock(&mu_);
+      r_.messages.push_back(m);
+    }
+    void OnProblem(ScanProblem p) override {
+      absl::MutexLock lock(&mu_);
+      r_.problems.push_back(std::move(p));
+    }
+
+   private:
+    absl::Mutex mu_;
+    ScanResult& r_;
+  };
+  ScanResult result;
+  Collector collector(result);
+  std::vector<ScanSink*> sinks(threads_, &collector);
+  auto stats = Scan(sinks);
+  if (!stats.ok()) return stats.status();
+  result.started = stats->started;
+  result.duration = stats->duration;
   return result;
 }
 
 absl::StatusOr<Message> QueueReader::ReadMessage(
     absl::string_view id, std::optional<QueueKind> queue) const {
   std::string sid(id);
+  Scratch scratch;
   auto try_queue = [&](QueueKind q) -> std::optional<absl::StatusOr<Message>> {
-    FileOutcome o = ReadFile(q, MessagePath(q, id), sid);
-    if (o.message) return absl::StatusOr<Message>(std::move(*o.message));
-    if (o.problem) {
+    Message m;
+    std::optional<ScanProblem> problem;
+    std::string path = MessagePath(q, id);
+    auto dir = fs_->OpenDirectory(path.substr(0, path.rfind('/')));
+    if (!dir.ok()) return std::nullopt;
+    bool found = ReadQueueFile(q, **dir, id, scratch, m, problem);
+    if (problem) {
       return absl::StatusOr<Message>(absl::DataLossError(absl::StrCat(
           "queue file ", sid, " in ", QueueKindName(q),
-          " cannot be read: ", o.problem->reason)));
+          " cannot be read: ", problem->reason)));
     }
+    if (found) return absl::StatusOr<Message>(std::move(m));
     return std::nullopt;
   };
   if (queue) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -37,6 +38,22 @@ struct ScanResult {
   absl::Duration duration;
 };
 
+// Receives what one scanning thread reads; every thread has a sink of its
+// own, so sinks need no locking.
+class ScanSink {
+ public:
+  virtual ~ScanSink() = default;
+  // `message` is only valid during the call (the reader reuses it).
+  virtual void OnMessage(const Message& message) = 0;
+  virtual void OnProblem(ScanProblem problem) = 0;
+};
+
+struct ScanStats {
+  absl::Time started;
+  absl::Duration duration;
+  size_t files = 0;
+};
+
 class QueueReader {
  public:
   // `fs` must outlive the reader. `threads` <= 0 means one per core.
@@ -44,8 +61,14 @@ class QueueReader {
 
   const PostfixConfig& config() const { return config_; }
 
-  // Reads every queue. Fails only if the queue directory itself cannot be
-  // read.
+  // How many threads Scan uses.
+  int threads() const { return threads_; }
+
+  // Reads every queue, feeding thread i's results into sinks[i] (one thread
+  // per sink). Fails only if the queue directory itself cannot be read.
+  absl::StatusOr<ScanStats> Scan(const std::vector<ScanSink*>& sinks) const;
+
+  // Scan into one list; for tools and tests.
   absl::StatusOr<ScanResult> ScanAll() const;
 
   // Reads one message, from `queue` when given, else from whichever queue
@@ -64,23 +87,27 @@ class QueueReader {
  private:
   struct FileRef {
     QueueKind queue;
-    std::string path;
+    Directory* dir;  // owned by the scan
     std::string id;
   };
-  // Outcome of reading one file: a message, a problem, both, or neither (the
-  // file moved or is not ready).
-  struct FileOutcome {
-    std::optional<Message> message;
-    std::optional<ScanProblem> problem;
+  // Per-thread buffers and handles, reused from file to file.
+  struct Scratch {
+    std::string defer_log;
+    std::vector<std::string> seen;
+    // defer/ subdirectories by hash path; null where there is none.
+    absl::flat_hash_map<std::string, std::unique_ptr<Directory>> defer_dirs;
   };
 
-  absl::Status ListQueue(QueueKind queue, std::vector<FileRef>& out) const;
-  void ListTree(QueueKind queue, const std::string& dir, bool hashed,
-                std::vector<FileRef>& out) const;
-  FileOutcome ReadFile(QueueKind queue, const std::string& path,
-                       const std::string& id) const;
-  void AddDelayReasons(const std::string& id, Message& m,
-                       std::vector<std::string>& seen) const;
+  using DirList = std::vector<std::unique_ptr<Directory>>;
+  void ListTree(QueueKind queue, const std::string& path, bool hashed,
+                DirList& dirs, std::vector<FileRef>& out) const;
+  // Reads queue file `id` of `dir` into `m`. True if it holds a message;
+  // `problem` is set when the file could not be read in full. Neither
+  // happens for a file that moved or is still being written.
+  bool ReadQueueFile(QueueKind queue, Directory& dir, absl::string_view id,
+                     Scratch& scratch, Message& m,
+                     std::optional<ScanProblem>& problem) const;
+  void AddDelayReasons(absl::string_view id, Scratch& scratch, Message& m) const;
 
   Filesystem* fs_;
   PostfixConfig config_;

@@ -92,7 +92,11 @@ pid_t Spawn(const std::vector<std::string>& argv) {
   return pid;
 }
 
+// The agent under test, stopped however the benchmark ends.
+pid_t running_agent = 0;
+
 void Stop(pid_t pid) {
+  running_agent = 0;
   kill(pid, SIGTERM);
   int status;
   waitpid(pid, &status, 0);
@@ -178,8 +182,15 @@ AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
   auto start = Clock::now();
   pid_t pid = Spawn({absl::GetFlag(FLAGS_agent_bin), "--listen", address,
                      "--postfix-config-dir", config_dir});
-  auto stub = mailfleet::v1::AgentService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  running_agent = pid;
+  // Retry the connection every few milliseconds, not with gRPC's default
+  // backoff of a second and more: it is the agent being timed.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 5);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10);
+  auto stub = mailfleet::v1::AgentService::NewStub(grpc::CreateCustomChannel(
+      address, grpc::InsecureChannelCredentials(), args));
   for (;;) {
     grpc::ClientContext ctx;
     ctx.set_wait_for_ready(true);
@@ -193,6 +204,9 @@ AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::atexit([] {
+    if (running_agent > 0) kill(running_agent, SIGTERM);
+  });
   std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
   std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
@@ -225,9 +239,10 @@ int main(int argc, char** argv) {
     rss_kb = ProcStatusKb(agent.pid, "VmRSS");
     hwm_kb = ProcStatusKb(agent.pid, "VmHWM");
 
-    auto stub = mailfleet::v1::AgentService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    auto stub = mailfleet::v1::AgentService::NewStub(grpc::CreateCustomChannel(
+        address, grpc::InsecureChannelCredentials(), args));
     auto list_all = [&](const mailfleet::v1::Filter& filter,
                         std::map<std::string, size_t>* domains) {
       mailfleet::v1::ListRequest req;
@@ -237,7 +252,11 @@ int main(int argc, char** argv) {
       for (;;) {
         grpc::ClientContext ctx;
         mailfleet::v1::ListResponse resp;
-        if (!stub->List(&ctx, req, &resp).ok()) std::exit(1);
+        grpc::Status status = stub->List(&ctx, req, &resp);
+        if (!status.ok()) {
+          std::fprintf(stderr, "List failed: %s\n", status.error_message().c_str());
+          std::exit(1);
+        }
         n += resp.messages_size();
         if (domains) {
           for (const auto& m : resp.messages()) {
@@ -292,7 +311,10 @@ int main(int argc, char** argv) {
   row("full listing, CLI ls -o json > /dev/null", Median(cli_list), "postqueue -j", pq);
   row("1% listing, gRPC List", Median(filtered_grpc), "postqueue -j", pq);
   row("1% listing, CLI ls --match -o json", Median(filtered_cli), "postqueue -j", pq);
-  row("cold start to first answer", Median(cold), "plain C walk", Median(walk));
+  // Here the baseline is a floor, not a competitor: the ratio says how
+  // far above it the agent stays (the target is at most 2x).
+  std::printf("| cold start to first answer | %.3f s | plain C walk %.3f s | %.2fx the walk |\n",
+              Median(cold), Median(walk), Median(cold) / Median(walk));
   std::printf("\nAgent memory: baseline (empty queue) %ld KiB, indexed %ld KiB "
               "(peak %ld KiB) -> %.0f bytes per message above baseline.\n",
               baseline_kb, rss_kb, hwm_kb,

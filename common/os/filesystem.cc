@@ -37,6 +37,36 @@ FileInfo InfoOf(const struct stat& st) {
   return info;
 }
 
+// O_NOATIME keeps a scan from dirtying every inode it reads; the kernel
+// refuses it for files of other owners unless we are root, so fall back.
+int OpenNoAtime(int dirfd, const char* path) {
+  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  int fd = openat(dirfd, path, kFlags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = openat(dirfd, path, kFlags);
+  return fd;
+}
+
+absl::Status ReadAll(int fd, const std::string& path, size_t max_bytes,
+                     std::string* out) {
+  size_t chunk = 4096;
+  while (out->size() < max_bytes) {
+    size_t have = out->size();
+    size_t want = std::min(chunk, max_bytes - have);
+    out->resize(have + want);
+    ssize_t r = read(fd, out->data() + have, want);
+    if (r < 0) {
+      out->resize(have);
+      if (errno == EINTR) continue;
+      return PathError("read", path, errno);
+    }
+    out->resize(have + r);
+    // A short read of a regular file is its end: no extra read(2) for EOF.
+    if (static_cast<size_t>(r) < want) break;
+    chunk *= 2;
+  }
+  return absl::OkStatus();
+}
+
 class PosixFile : public RandomAccessFile {
  public:
   PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
@@ -67,7 +97,73 @@ class PosixFile : public RandomAccessFile {
   std::string path_;
 };
 
+class PosixDirectory : public Directory {
+ public:
+  PosixDirectory(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixDirectory() override { close(fd_); }
+
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
+      absl::string_view name) override {
+    std::string n(name);
+    int fd = OpenNoAtime(fd_, n.c_str());
+    if (fd < 0) return PathError("open", absl::StrCat(path_, "/", n), errno);
+    return std::unique_ptr<RandomAccessFile>(
+        new PosixFile(fd, absl::StrCat(path_, "/", n)));
+  }
+
+  absl::Status ReadFile(absl::string_view name, size_t max_bytes,
+                        std::string* out) override {
+    out->clear();
+    std::string n(name);
+    int fd = OpenNoAtime(fd_, n.c_str());
+    if (fd < 0) return PathError("open", absl::StrCat(path_, "/", n), errno);
+    absl::Status s = ReadAll(fd, path_, max_bytes, out);
+    close(fd);
+    return s;
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+// Joins paths; for filesystems without directory handles (test fakes).
+class JoinedDirectory : public Directory {
+ public:
+  JoinedDirectory(Filesystem* fs, std::string path)
+      : fs_(fs), path_(std::move(path)) {}
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
+      absl::string_view name) override {
+    return fs_->Open(absl::StrCat(path_, "/", name));
+  }
+  absl::Status ReadFile(absl::string_view name, size_t max_bytes,
+                        std::string* out) override {
+    return fs_->ReadFile(absl::StrCat(path_, "/", name), max_bytes, out);
+  }
+
+ private:
+  Filesystem* fs_;
+  std::string path_;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<Directory>> Filesystem::OpenDirectory(
+    const std::string& path) {
+  auto info = Stat(path);
+  if (!info.ok()) return info.status();
+  if (info->type != FileInfo::Type::kDirectory) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+  }
+  return std::unique_ptr<Directory>(new JoinedDirectory(this, path));
+}
+
+absl::StatusOr<std::unique_ptr<Directory>> RealFilesystem::OpenDirectory(
+    const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return PathError("open", path, errno);
+  return std::unique_ptr<Directory>(new PosixDirectory(fd, path));
+}
 
 absl::StatusOr<std::vector<DirEntry>> RealFilesystem::ListDir(
     const std::string& path) {
@@ -99,30 +195,19 @@ absl::StatusOr<std::vector<DirEntry>> RealFilesystem::ListDir(
 
 absl::StatusOr<std::unique_ptr<RandomAccessFile>> RealFilesystem::Open(
     const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  int fd = OpenNoAtime(AT_FDCWD, path.c_str());
   if (fd < 0) return PathError("open", path, errno);
   return std::unique_ptr<RandomAccessFile>(new PosixFile(fd, path));
 }
 
-absl::StatusOr<std::string> RealFilesystem::ReadFile(const std::string& path,
-                                                     size_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+absl::Status RealFilesystem::ReadFile(const std::string& path,
+                                     size_t max_bytes, std::string* out) {
+  out->clear();
+  int fd = OpenNoAtime(AT_FDCWD, path.c_str());
   if (fd < 0) return PathError("open", path, errno);
-  std::string data;
-  char buf[16384];
-  while (data.size() < max_bytes) {
-    ssize_t r = read(fd, buf, std::min(sizeof(buf), max_bytes - data.size()));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return PathError("read", path, err);
-    }
-    if (r == 0) break;
-    data.append(buf, r);
-  }
+  absl::Status s = ReadAll(fd, path, max_bytes, out);
   close(fd);
-  return data;
+  return s;
 }
 
 absl::StatusOr<FileInfo> RealFilesystem::Stat(const std::string& path) {

@@ -44,20 +44,37 @@ class RandomAccessFile {
                                         char* buf) = 0;
 };
 
+// An open directory, for opening many files in it without looking its path
+// up again each time (a scan opens two files per message). Thread-safe.
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  // `name` is a plain file name, no slashes.
+  virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
+      absl::string_view name) = 0;
+  virtual absl::Status ReadFile(absl::string_view name, size_t max_bytes,
+                                std::string* out) = 0;
+};
+
 // Every method returns NOT_FOUND when the path does not exist (a message
 // that moved on), and another error with the path and reason otherwise.
-// Implementations are thread-safe.
+// Implementations are thread-safe. Nothing is ever locked, and reading does
+// not change access times where the system allows that.
 class Filesystem {
  public:
   virtual ~Filesystem() = default;
+  // By default a Directory that joins paths and calls Open/ReadFile.
+  virtual absl::StatusOr<std::unique_ptr<Directory>> OpenDirectory(
+      const std::string& path);
   virtual absl::StatusOr<std::vector<DirEntry>> ListDir(
       const std::string& path) = 0;
   // Opens without following a final symlink, and without any lock.
   virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
       const std::string& path) = 0;
-  // Reads at most `max_bytes`.
-  virtual absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                               size_t max_bytes) = 0;
+  // Replaces `*out` with at most `max_bytes` of the file, reusing its
+  // capacity (scans read a logfile per message).
+  virtual absl::Status ReadFile(const std::string& path, size_t max_bytes,
+                                std::string* out) = 0;
   // lstat(2).
   virtual absl::StatusOr<FileInfo> Stat(const std::string& path) = 0;
 };
@@ -65,11 +82,13 @@ class Filesystem {
 // The local filesystem.
 class RealFilesystem : public Filesystem {
  public:
+  absl::StatusOr<std::unique_ptr<Directory>> OpenDirectory(
+      const std::string& path) override;
   absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
       const std::string& path) override;
-  absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                       size_t max_bytes) override;
+  absl::Status ReadFile(const std::string& path, size_t max_bytes,
+                        std::string* out) override;
   absl::StatusOr<FileInfo> Stat(const std::string& path) override;
 };
 

@@ -71,12 +71,13 @@ absl::StatusOr<std::unique_ptr<RandomAccessFile>> FakeFilesystem::Open(
   return std::unique_ptr<RandomAccessFile>(new StringFile(it->second.data, info));
 }
 
-absl::StatusOr<std::string> FakeFilesystem::ReadFile(const std::string& path,
-                                                     size_t max_bytes) {
+absl::Status FakeFilesystem::ReadFile(const std::string& path,
+                                      size_t max_bytes, std::string* out) {
   absl::MutexLock lock(&mu_);
   auto it = files_.find(path);
   if (it == files_.end()) return absl::NotFoundError(absl::StrCat("no file ", path));
-  return it->second.data.substr(0, max_bytes);
+  *out = it->second.data.substr(0, max_bytes);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FileInfo> FakeFilesystem::Stat(const std::string& path) {

@@ -30,8 +30,8 @@ class FakeFilesystem : public Filesystem {
   absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
       const std::string& path) override;
-  absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                       size_t max_bytes) override;
+  absl::Status ReadFile(const std::string& path, size_t max_bytes,
+                        std::string* out) override;
   absl::StatusOr<FileInfo> Stat(const std::string& path) override;
 
  private:
