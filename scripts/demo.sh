@@ -13,6 +13,19 @@ CLI=$BUILD_DIR/client/cli/mailfleet
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
+# Starts the agent and returns once it answers.
+start_agent() {
+  "$AGENT" --listen "$AGENT_ADDR" --postfix-config-dir "$1" \
+    > "$DEMO_DIR/agent.log" 2>&1 &
+  echo $! > "$DEMO_DIR/agent.pid"
+  for _ in $(seq 100); do
+    "$CLI" --agent "$AGENT_ADDR" --timeout 1s summary >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  echo "demo: the agent did not start; see $DEMO_DIR/agent.log" >&2
+  exit 1
+}
+
 stop() {
   if [ -f "$DEMO_DIR/agent.pid" ]; then
     kill "$(cat "$DEMO_DIR/agent.pid")" 2>/dev/null || true
@@ -38,13 +51,7 @@ start() {
   "$TESTPOSTFIX" settle --root "$DEMO_DIR/gw1" --timeout 300
 
   echo "Starting mailfleet-agent on $AGENT_ADDR..."
-  "$AGENT" --listen "$AGENT_ADDR" --postfix-config-dir "$config" \
-    > "$DEMO_DIR/agent.log" 2>&1 &
-  echo $! > "$DEMO_DIR/agent.pid"
-  for _ in $(seq 100); do
-    "$CLI" --agent "$AGENT_ADDR" --timeout 1s summary >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  start_agent "$config"
 
   # Hold the mail for one domain the way a script would: the CLI selects,
   # Postfix's own tool acts (mailfleet's own hold command comes next).
@@ -53,13 +60,7 @@ start() {
     | postsuper -c "$config" -h - 2>/dev/null
   # The agent rereads the queue every minute; restart it to show the hold now.
   kill "$(cat "$DEMO_DIR/agent.pid")"; sleep 0.5
-  "$AGENT" --listen "$AGENT_ADDR" --postfix-config-dir "$config" \
-    > "$DEMO_DIR/agent.log" 2>&1 &
-  echo $! > "$DEMO_DIR/agent.pid"
-  for _ in $(seq 100); do
-    "$CLI" --agent "$AGENT_ADDR" --timeout 1s summary >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  start_agent "$config"
 
   say mailfleet --agent "$AGENT_ADDR" summary
   "$CLI" --agent "$AGENT_ADDR" summary

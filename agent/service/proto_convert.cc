@@ -1,26 +1,10 @@
 #include "agent/service/proto_convert.h"
 
 #include "absl/strings/str_cat.h"
+#include "proto/queue_kind_proto.h"
 
 namespace mailfleet {
 namespace {
-
-struct KindPair {
-  QueueKind core;
-  v1::QueueKind wire;
-};
-constexpr KindPair kKinds[] = {
-    {QueueKind::kMaildrop, v1::POSTFIX_MAILDROP},
-    {QueueKind::kIncoming, v1::POSTFIX_INCOMING},
-    {QueueKind::kActive, v1::POSTFIX_ACTIVE},
-    {QueueKind::kDeferred, v1::POSTFIX_DEFERRED},
-    {QueueKind::kHold, v1::POSTFIX_HOLD},
-    {QueueKind::kCorrupt, v1::POSTFIX_CORRUPT},
-    {QueueKind::kMpaOutgoing, v1::MPA_OUTGOING},
-    {QueueKind::kMpaError, v1::MPA_ERROR},
-    {QueueKind::kMpaSpool, v1::MPA_SPOOL},
-    {QueueKind::kMpaRespool, v1::MPA_RESPOOL},
-};
 
 absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
                                          absl::string_view what) {
@@ -33,19 +17,15 @@ absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
 
 }  // namespace
 
-v1::QueueKind ToProto(QueueKind kind) {
-  for (const auto& k : kKinds) {
-    if (k.core == kind) return k.wire;
-  }
-  return v1::QUEUE_KIND_UNSPECIFIED;
-}
+v1::QueueKind ToProto(QueueKind kind) { return QueueKindToProto(kind); }
 
 absl::StatusOr<QueueKind> FromProto(v1::QueueKind kind) {
-  for (const auto& k : kKinds) {
-    if (k.wire == kind) return k.core;
+  QueueKind core = QueueKindFromProto(kind);
+  if (core == QueueKind::kUnknown) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown queue kind ", static_cast<int>(kind)));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown queue kind ", static_cast<int>(kind)));
+  return core;
 }
 
 absl::StatusOr<FilterSpec> FilterSpecFromProto(const v1::Filter& filter) {

@@ -54,35 +54,13 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Runs argv with stdout to /dev/null; returns wall seconds, dies on failure.
-double TimeCommand(const std::vector<std::string>& argv) {
-  auto start = Clock::now();
+// Starts argv with stdout (and, with `quiet`, stderr) to /dev/null.
+pid_t Spawn(const std::vector<std::string>& argv, bool quiet) {
   pid_t pid = fork();
   if (pid == 0) {
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execvp(a[0], a.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  double t = Seconds(Clock::now() - start);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "command failed: %s\n", argv[0].c_str());
-    std::exit(1);
-  }
-  return t;
-}
-
-pid_t Spawn(const std::vector<std::string>& argv) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
+    if (quiet) dup2(null, 2);
     std::vector<char*> a;
     for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
@@ -90,6 +68,19 @@ pid_t Spawn(const std::vector<std::string>& argv) {
     _exit(127);
   }
   return pid;
+}
+
+// Runs argv with stdout to /dev/null; returns wall seconds, dies on failure.
+double TimeCommand(const std::vector<std::string>& argv) {
+  auto start = Clock::now();
+  int status = 0;
+  waitpid(Spawn(argv, /*quiet=*/false), &status, 0);
+  double t = Seconds(Clock::now() - start);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "command failed: %s\n", argv[0].c_str());
+    std::exit(1);
+  }
+  return t;
 }
 
 // The agent under test, stopped however the benchmark ends.
@@ -181,7 +172,8 @@ struct AgentRun {
 AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
   auto start = Clock::now();
   pid_t pid = Spawn({absl::GetFlag(FLAGS_agent_bin), "--listen", address,
-                     "--postfix-config-dir", config_dir});
+                     "--postfix-config-dir", config_dir},
+                    /*quiet=*/true);
   running_agent = pid;
   // Retry the connection every few milliseconds, not with gRPC's default
   // backoff of a second and more: it is the agent being timed.

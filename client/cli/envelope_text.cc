@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli/text_table.h"
 #include "client/cli/units.h"
-#include "client/queue_kind_proto.h"
+#include "proto/queue_kind_proto.h"
 
 namespace mailfleet::cli {
 namespace {

@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "client/queue_kind_proto.h"
+#include "proto/queue_kind_proto.h"
 #include "re2/re2.h"
 
 namespace mailfleet::cli {

@@ -7,7 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli/units.h"
-#include "client/queue_kind_proto.h"
+#include "proto/queue_kind_proto.h"
 
 namespace mailfleet::cli {
 namespace {

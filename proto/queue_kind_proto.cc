@@ -1,4 +1,4 @@
-#include "client/queue_kind_proto.h"
+#include "proto/queue_kind_proto.h"
 
 namespace mailfleet {
 

@@ -1,7 +1,7 @@
 // Between the core QueueKind (common/queue_kind.h, the names operators type)
-// and the wire's mailfleet.v1.QueueKind.
-#ifndef MAILFLEET_CLIENT_QUEUE_KIND_PROTO_H_
-#define MAILFLEET_CLIENT_QUEUE_KIND_PROTO_H_
+// and the wire's mailfleet.v1.QueueKind, for every binary.
+#ifndef MAILFLEET_PROTO_QUEUE_KIND_PROTO_H_
+#define MAILFLEET_PROTO_QUEUE_KIND_PROTO_H_
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -25,4 +25,4 @@ absl::StatusOr<v1::QueueKind> ParseProtoQueueKind(absl::string_view name);
 
 }  // namespace mailfleet
 
-#endif  // MAILFLEET_CLIENT_QUEUE_KIND_PROTO_H_
+#endif  // MAILFLEET_PROTO_QUEUE_KIND_PROTO_H_

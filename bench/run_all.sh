@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds a real Postfix queue of COUNT deferred messages (default 100000)
+# over SMTP, runs every benchmark against it, and removes it. Results go to
+# stdout in the Markdown that docs/BENCHMARKS.md records.
+#   make bench              # or: COUNT=20000 RUNS=3 bench/run_all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build}
+COUNT=${COUNT:-100000}
+RUNS=${RUNS:-5}
+ROOT=${ROOT:-/tmp/mailfleet-bench-$COUNT}
+TESTPOSTFIX=$BUILD_DIR/bench/fill/mailfleet-testpostfix
+
+# KEEP=1 leaves the queue for another run (it takes minutes to fill).
+cleanup() {
+  [ "${KEEP:-0}" = 1 ] || "$TESTPOSTFIX" destroy --root "$ROOT" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+if [ ! -f "$ROOT/config/main.cf" ]; then
+  rm -rf "$ROOT"
+  "$TESTPOSTFIX" create --root "$ROOT" > "$ROOT.env"
+  port=$(sed -n 's/^smtp_port=//p' "$ROOT.env")
+  echo "filling $ROOT with $COUNT messages over SMTP..." >&2
+  "$TESTPOSTFIX" fill --port "$port" --count "$COUNT" --connections 8 >&2
+  "$TESTPOSTFIX" settle --root "$ROOT" --timeout 900 >&2
+fi
+
+echo "Machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p')), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); Postfix $(postconf -h mail_version); $(date -u +%F)."
+echo
+"$BUILD_DIR/bench/listing/mailfleet-bench-listing" \
+  --postfix-config-dir "$ROOT/config" \
+  --agent-bin "$BUILD_DIR/agent/mailfleet-agent" \
+  --cli-bin "$BUILD_DIR/client/cli/mailfleet" --runs "$RUNS"
