@@ -1,6 +1,8 @@
 # The two entry points: `make demo` and `make test`. Both bootstrap their
 # dependencies first, so they work on a fresh Debian 12 machine.
 BUILD_DIR ?= build
+# ccache hits across clones (CI builds a fresh clone every time).
+export CCACHE_BASEDIR := $(CURDIR)
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
