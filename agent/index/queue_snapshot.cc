@@ -7,6 +7,8 @@
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -107,29 +109,49 @@ class QueueSnapshot::Builder::Part : public postfix::ScanSink {
   std::vector<postfix::ScanProblem> problems;
 
  private:
+  // The set of interned strings holds ids only and looks strings up in the
+  // arena: no copy of any key, and the arena may move as it grows.
+  struct IdHash {
+    using is_transparent = void;
+    const Part* part;
+    size_t operator()(absl::string_view s) const {
+      return absl::Hash<absl::string_view>()(s);
+    }
+    size_t operator()(StrId id) const { return (*this)(part->View(id)); }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const Part* part;
+    bool operator()(StrId a, StrId b) const { return a == b; }
+    bool operator()(StrId a, absl::string_view b) const { return part->View(a) == b; }
+    bool operator()(absl::string_view a, StrId b) const { return a == part->View(b); }
+  };
+
+  absl::string_view View(StrId id) const {
+    return absl::string_view(arena.data() + strings[id].offset, strings[id].length);
+  }
   StrRef Append(absl::string_view s) {
     StrRef r{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(s.size())};
     arena.append(s.data(), s.size());
     return r;
   }
-  // Keys are copies: arena's buffer moves as it grows.
-  StrId Intern(const std::string& s) {
+  StrId Intern(absl::string_view s) {
     if (s.empty()) return 0;
-    auto [it, inserted] = seen_.try_emplace(s);
-    if (inserted) {
-      it->second = static_cast<StrId>(strings.size());
-      strings.push_back(Append(s));
-      domain_of.push_back(0);
-    }
-    return it->second;
+    auto it = seen_.find(s);
+    if (it != seen_.end()) return *it;
+    StrId id = static_cast<StrId>(strings.size());
+    strings.push_back(Append(s));
+    domain_of.push_back(0);
+    seen_.insert(id);
+    return id;
   }
   // Also records the address's domain, once per distinct address, so that
   // summaries count domains without looking at strings.
-  StrId InternAddress(const std::string& address) {
+  StrId InternAddress(absl::string_view address) {
     StrId id = Intern(address);
     if (id != 0 && domain_of[id] == 0) {
       size_t at = address.rfind('@');
-      if (at != std::string::npos && at + 1 < address.size()) {
+      if (at != absl::string_view::npos && at + 1 < address.size()) {
         StrId domain = Intern(address.substr(at + 1));
         domain_of[id] = domain;
       }
@@ -137,7 +159,7 @@ class QueueSnapshot::Builder::Part : public postfix::ScanSink {
     return id;
   }
 
-  absl::flat_hash_map<std::string, StrId> seen_;
+  absl::flat_hash_set<StrId, IdHash, IdEq> seen_{0, IdHash{this}, IdEq{this}};
 };
 
 QueueSnapshot::Builder::Builder(int parts) {
