@@ -67,7 +67,8 @@ absl::StatusOr<PostfixConfig> ParsePostconfOutput(const std::string& config_dir,
 
 absl::StatusOr<PostfixConfig> LoadPostfixConfig(ProcessRunner& runner,
                                                 const std::string& config_dir) {
-  std::vector<std::string> argv = {"postconf", "-c", config_dir, "-h"};
+  // -x expands $name references, as Postfix's own programs see the values.
+  std::vector<std::string> argv = {"postconf", "-c", config_dir, "-h", "-x"};
   for (const char* p : kParameters) argv.push_back(p);
   ProcessOptions options;
   options.timeout = absl::Seconds(20);

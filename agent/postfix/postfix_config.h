@@ -29,7 +29,7 @@ struct PostfixConfig {
   bool IsHashed(absl::string_view queue) const;
 };
 
-// Runs `postconf -c config_dir -h` once for every parameter above.
+// Runs `postconf -c config_dir -h -x` once for every parameter above.
 absl::StatusOr<PostfixConfig> LoadPostfixConfig(ProcessRunner& runner,
                                                 const std::string& config_dir);
 
