@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "common/dashed_flags.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "agent/index/queue_index.h"
 #include "agent/postfix/postfix_config.h"
@@ -32,8 +33,16 @@ ABSL_FLAG(absl::Duration, rescan_interval, absl::Seconds(60),
           "how often the whole queue is read again");
 ABSL_FLAG(int, scan_threads, 0, "threads reading queue files (0: one per core)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
+ABSL_FLAG(bool, insecure, false,
+          "serve without TLS on an address that is not loopback (logs a warning)");
 
 namespace {
+
+// Plaintext is acceptable only where nobody else can listen in.
+bool IsLoopback(const std::string& listen) {
+  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
+}
 
 int Fail(const std::string& message) {
   spdlog::critical("{}", message);
@@ -62,6 +71,17 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  if (!IsLoopback(listen)) {
+    // TLS arrives with its own issue; until then every message's content
+    // would cross the network in clear.
+    if (!absl::GetFlag(FLAGS_insecure)) {
+      return Fail("refusing to serve without TLS on " + listen +
+                  ": bind to loopback or pass --insecure");
+    }
+    spdlog::warn("serving WITHOUT TLS on {} (--insecure)", listen);
+  }
 
   mailfleet::RealProcessRunner runner;
   mailfleet::RealFilesystem fs;

@@ -44,7 +44,13 @@ absl::Status QueueIndex::Rescan() {
     spdlog::error("queue scan failed: {}", stats.status());
     return stats.status();
   }
-  auto snapshot = builder.Finish(++generation_, stats->started, stats->duration);
+  auto built = builder.Finish(generation_ + 1, stats->started, stats->duration);
+  if (!built.ok()) {
+    spdlog::error("queue index not rebuilt: {}", built.status());
+    return built.status();
+  }
+  ++generation_;
+  std::shared_ptr<const QueueSnapshot> snapshot = *std::move(built);
   absl::Duration took = absl::Now() - stats->started;
   // The first few problems of every scan go to the log; Summary has them
   // all counted.

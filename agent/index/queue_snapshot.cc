@@ -20,6 +20,7 @@ namespace {
 
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 constexpr size_t kSummaryProblems = 20;
+constexpr uint64_t kMaxArenaBytes = UINT32_MAX;
 
 int64_t ToMicros(absl::Time t) {
   return t == absl::InfinitePast() ? kNoTime : absl::ToUnixMicros(t);
@@ -102,6 +103,7 @@ class QueueSnapshot::Builder::Part : public postfix::ScanSink {
   }
 
   std::string arena;
+  bool overflow = false;
   std::vector<StrRef> strings = {StrRef{}};  // StrId 0: the empty string
   std::vector<StrId> domain_of = {0};         // parallel to strings
   std::vector<Entry> entries;
@@ -130,7 +132,13 @@ class QueueSnapshot::Builder::Part : public postfix::ScanSink {
   absl::string_view View(StrId id) const {
     return absl::string_view(arena.data() + strings[id].offset, strings[id].length);
   }
+  // Offsets are 32 bits to keep the index small; past 4 GiB of strings the
+  // part stops storing and Finish refuses the snapshot.
   StrRef Append(absl::string_view s) {
+    if (arena.size() + s.size() > kMaxArenaBytes) {
+      overflow = true;
+      return StrRef{};
+    }
     StrRef r{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(s.size())};
     arena.append(s.data(), s.size());
     return r;
@@ -176,7 +184,7 @@ std::vector<postfix::ScanSink*> QueueSnapshot::Builder::sinks() {
   return out;
 }
 
-std::shared_ptr<const QueueSnapshot> QueueSnapshot::Builder::Finish(
+absl::StatusOr<std::shared_ptr<const QueueSnapshot>> QueueSnapshot::Builder::Finish(
     int64_t generation, absl::Time scan_time, absl::Duration scan_duration) {
   std::shared_ptr<QueueSnapshot> s(new QueueSnapshot());
   s->generation_ = generation;
@@ -192,6 +200,14 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::Builder::Finish(
     nstrings += p->strings.size() - 1;
     nrcpt += p->recipients.size();
     nentries += p->entries.size();
+  }
+  for (auto& p : parts_) {
+    if (p->overflow || arena_size > kMaxArenaBytes || nstrings > UINT32_MAX ||
+        nrcpt > UINT32_MAX || nentries > UINT32_MAX) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the queue holds more than the index can address (",
+          arena_size >> 20, " MiB of strings, ", nrcpt, " recipients)"));
+    }
   }
   s->arena_.reserve(arena_size);
   s->strings_.reserve(nstrings);
@@ -276,7 +292,9 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::Build(
   postfix::ScanSink* sink = builder.sinks()[0];
   for (const Message& m : scan.messages) sink->OnMessage(m);
   for (auto& p : scan.problems) sink->OnProblem(std::move(p));
-  return builder.Finish(generation, scan.started, scan.duration);
+  auto snapshot = builder.Finish(generation, scan.started, scan.duration);
+  // Only a queue of gigabytes of distinct strings fails; tests never do.
+  return snapshot.ok() ? *snapshot : nullptr;
 }
 
 size_t QueueSnapshot::MemoryBytes() const {
@@ -308,6 +326,7 @@ std::optional<ListCursor> QueueSnapshot::List(
                                    std::make_tuple(e.arrival_us, Str(e.id));
                           });
   }
+  if (limit == 0) return std::nullopt;
   size_t visited = 0;
   const Entry* last = nullptr;
   for (; it != entries_.end(); ++it) {
@@ -372,8 +391,14 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
   absl::flat_hash_map<absl::string_view, std::pair<int64_t, int64_t>> domains;
   absl::flat_hash_map<absl::string_view, int64_t> reasons;
   for (StrId id = 1; id < strings_.size(); ++id) {
-    if (domain_counts[id].first > 0) domains[Str(id)] = domain_counts[id];
-    if (reason_counts[id] > 0) reasons[Str(id)] = reason_counts[id];
+    // Each scanning thread stored its own copy of a string, so one text may
+    // have several ids: add their counts up.
+    if (domain_counts[id].first > 0) {
+      auto& d = domains[Str(id)];
+      d.first += domain_counts[id].first;
+      d.second += domain_counts[id].second;
+    }
+    if (reason_counts[id] > 0) reasons[Str(id)] += reason_counts[id];
   }
   // Domains differ in case only by accident; count them as one.
   absl::flat_hash_map<std::string, QueueSummary::DomainCount> folded;

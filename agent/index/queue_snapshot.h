@@ -127,7 +127,8 @@ class QueueSnapshot {
     const Entry* e_;
   };
 
-  // Consumes a scan. `generation` is carried along for answers.
+  // Consumes a scan (null if it outgrows the index; see Builder::Finish).
+  // `generation` is carried along for answers.
   static std::shared_ptr<const QueueSnapshot> Build(postfix::ScanResult scan,
                                                     int64_t generation);
 
@@ -186,9 +187,10 @@ class QueueSnapshot::Builder {
   // One sink per scanning thread.
   std::vector<postfix::ScanSink*> sinks();
 
-  std::shared_ptr<const QueueSnapshot> Finish(int64_t generation,
-                                              absl::Time scan_time,
-                                              absl::Duration scan_duration);
+  // RESOURCE_EXHAUSTED if the queue's strings outgrow the index's 32-bit
+  // offsets (gigabytes of distinct addresses and reasons).
+  absl::StatusOr<std::shared_ptr<const QueueSnapshot>> Finish(
+      int64_t generation, absl::Time scan_time, absl::Duration scan_duration);
 
  private:
   class Part;

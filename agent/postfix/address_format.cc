@@ -14,13 +14,15 @@ bool IsSpecial(unsigned char c) {
 }
 
 // An RFC 822 dot-string: atoms separated by single dots, no leading or
-// trailing dot, no 8-bit bytes, blanks, controls or specials.
+// trailing dot, no blanks, controls or specials. Postfix quotes 8-bit-clean
+// (QUOTE_FLAG_DEFAULT): bytes above 127 neither force quoting nor get a
+// backslash.
 bool IsDotString(absl::string_view local) {
   if (local.empty() || local[0] == '.' || local.back() == '.') return false;
   for (size_t i = 0; i < local.size(); ++i) {
     unsigned char c = local[i];
     if (c == '.' && i + 1 < local.size() && local[i + 1] == '.') return false;
-    if (c > 127 || c == ' ' || c < 32 || c == 127 || IsSpecial(c)) return false;
+    if (c == ' ' || c < 32 || c == 127 || IsSpecial(c)) return false;
   }
   return true;
 }
@@ -45,7 +47,7 @@ std::string QuoteLocalPart(absl::string_view address) {
   out.push_back('"');
   for (unsigned char c : local) {
     if (c == 0) break;
-    if (c > 127 || c == '"' || c == '\\' || c == '\r') out.push_back('\\');
+    if (c == '"' || c == '\\' || c == '\r') out.push_back('\\');
     out.push_back(static_cast<char>(c));
   }
   out.push_back('"');

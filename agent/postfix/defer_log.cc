@@ -1,5 +1,7 @@
 #include "agent/postfix/defer_log.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "agent/postfix/address_format.h"
 
@@ -40,7 +42,9 @@ std::vector<DeferEntry> ParseDeferLog(absl::string_view text, bool utf8) {
       // be appending to it.
       break;
     }
-    line.assign(text.data(), nl);
+    // Postfix reads each line as a C string: it ends at a NUL, and a line
+    // that starts with one counts as blank.
+    line.assign(text.data(), std::min(nl, text.substr(0, nl).find('\0')));
     text.remove_prefix(nl + 1);
     if (line.empty()) {
       if (in_entry) Finish(entry, out);

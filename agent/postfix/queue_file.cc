@@ -26,6 +26,12 @@ bool IsDigitsAndSpaces(absl::string_view s) {
   return true;
 }
 
+// Postfix handles record data as C strings: whatever follows a NUL is not
+// there for showq.
+absl::string_view CString(absl::string_view data) {
+  return data.substr(0, data.find('\0'));
+}
+
 void ParseArrival(absl::string_view data, QueueFileEnvelope& env) {
   env.arrival_seconds = LeadingNumber(data);
   std::vector<absl::string_view> parts =
@@ -74,13 +80,19 @@ absl::StatusOr<QueueFileEnvelope> ReadEnvelope(RandomAccessFile& file,
       }
       return r.status();
     }
+    if (r->type == 0) {
+      // showq's loop ends at a record type of zero, as at end of file.
+      env.error = "record of type 0";
+      break;
+    }
+    const absl::string_view data = CString(r->data);
     switch (r->type) {
       case rec::kTime:
-        if (env.arrival_seconds == 0) ParseArrival(r->data, env);
+        if (env.arrival_seconds == 0) ParseArrival(data, env);
         break;
       case rec::kSize:
-        if (!env.size_ok && IsDigitsAndSpaces(r->data)) {
-          int64_t size = LeadingNumber(r->data);
+        if (!env.size_ok && IsDigitsAndSpaces(data)) {
+          int64_t size = LeadingNumber(data);
           if (size >= 0) {
             env.size_ok = true;
             env.content_size = size;
@@ -93,10 +105,10 @@ absl::StatusOr<QueueFileEnvelope> ReadEnvelope(RandomAccessFile& file,
           return env;
         }
         env.sender_seen = true;
-        env.sender = std::string(r->data);
+        env.sender = std::string(data);
         break;
       case rec::kOrigRcpt:
-        pending_orig = std::string(r->data);
+        pending_orig = std::string(data);
         have_orig = true;
         break;
       case rec::kRcpt:
@@ -105,12 +117,12 @@ absl::StatusOr<QueueFileEnvelope> ReadEnvelope(RandomAccessFile& file,
           return env;
         }
         env.recipients.push_back(
-            {std::string(r->data), have_orig ? std::move(pending_orig) : ""});
+            {std::string(data), have_orig ? std::move(pending_orig) : ""});
         have_orig = false;
         pending_orig.clear();
         break;
       case rec::kAttr:
-        ParseAttribute(r->data, env, have_log_client);
+        ParseAttribute(data, env, have_log_client);
         break;
       case rec::kMesg:
         // Skip the content: field 1 of the size record is its length, so

@@ -15,6 +15,7 @@
 #include "agent/postfix/queue_file.h"
 #include "common/fmt_absl.h"
 #include "common/queue_id.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::postfix {
@@ -23,6 +24,8 @@ namespace {
 // Owner bits of a queue file that Postfix has finished writing; 0600 means
 // it is still being written.
 constexpr mode_t kReadyMode = 0700;
+// Hash subdirectory levels entered at most (Postfix allows a handful).
+constexpr int kMaxHashLevels = 8;
 // Biggest defer logfile read: one entry per recipient, a few hundred bytes
 // each.
 constexpr size_t kMaxDeferLogBytes = 16 << 20;
@@ -47,53 +50,96 @@ std::string QueueReader::MessagePath(QueueKind queue,
   return path;
 }
 
-void QueueReader::ListTree(QueueKind queue, const std::string& path,
-                           bool hashed, DirList& dirs,
-                           std::vector<FileRef>& out) const {
+absl::Status QueueReader::ListTree(QueueKind queue, const std::string& path,
+                                   bool hashed, int level, DirList& dirs,
+                                   std::vector<FileRef>& out) const {
   auto dir = fs_->OpenDirectory(path);
+  if (!dir.ok()) {
+    return absl::IsNotFound(dir.status()) ? absl::OkStatus() : dir.status();
+  }
   auto entries = fs_->ListDir(path);
-  if (!dir.ok() || !entries.ok()) {
-    absl::Status s = dir.ok() ? entries.status() : dir.status();
-    if (!absl::IsNotFound(s)) spdlog::warn("cannot list {}: {}", path, s);
-    return;
+  if (!entries.ok()) {
+    return absl::IsNotFound(entries.status()) ? absl::OkStatus()
+                                              : entries.status();
   }
   dirs.push_back(*std::move(dir));
   Directory* handle = dirs.back().get();
   for (DirEntry& e : *entries) {
-    // Postfix recognises hash subdirectories by their one-character names,
-    // without a stat per entry; maildrop is always flat.
-    if (hashed && e.name.size() == 1) {
-      ListTree(queue, absl::StrCat(path, "/", e.name), hashed, dirs, out);
-      continue;
+    // Postfix takes one-character names for hash subdirectories (maildrop
+    // is flat); only real directories are entered, so a planted symlink
+    // cannot send the scan around in loops or out of the spool.
+    if (hashed && e.name.size() == 1 && level < kMaxHashLevels) {
+      bool is_dir = e.type == FileInfo::Type::kDirectory;
+      if (!e.type_known) {
+        auto info = fs_->Stat(absl::StrCat(path, "/", e.name));
+        is_dir = info.ok() && info->type == FileInfo::Type::kDirectory;
+      }
+      if (is_dir) {
+        MF_RETURN_IF_ERROR(ListTree(queue, absl::StrCat(path, "/", e.name),
+                                    hashed, level + 1, dirs, out));
+        continue;
+      }
     }
     if (!IsPostfixQueueFileName(e.name)) continue;  // temp files, "x.pid"
     if (e.type_known && e.type != FileInfo::Type::kRegular) continue;
     out.push_back({queue, handle, std::move(e.name)});
   }
+  return absl::OkStatus();
 }
 
-void QueueReader::AddDelayReasons(absl::string_view id, Scratch& scratch,
-                                  Message& m) const {
-  std::string hash;
-  if (config_.IsHashed("defer")) hash = PostfixHashPath(id, config_.hash_queue_depth);
-  auto [it, inserted] = scratch.defer_dirs.try_emplace(hash);
+absl::Status QueueReader::OpenDeferDirs(const std::string& path,
+                                        const std::string& hash, int level,
+                                        DeferDirs& out) const {
+  if (level == (config_.IsHashed("defer") ? config_.hash_queue_depth : 0)) {
+    auto dir = fs_->OpenDirectory(path);
+    if (dir.ok()) {
+      out[hash] = *std::move(dir);
+      return absl::OkStatus();
+    }
+    return absl::IsNotFound(dir.status()) ? absl::OkStatus() : dir.status();
+  }
+  auto entries = fs_->ListDir(path);
+  if (!entries.ok()) {
+    return absl::IsNotFound(entries.status()) ? absl::OkStatus()
+                                              : entries.status();
+  }
+  for (const DirEntry& e : *entries) {
+    if (e.name.size() != 1) continue;
+    MF_RETURN_IF_ERROR(OpenDeferDirs(absl::StrCat(path, "/", e.name),
+                                     absl::StrCat(hash, e.name, "/"), level + 1,
+                                     out));
+  }
+  return absl::OkStatus();
+}
+
+Directory* QueueReader::DeferDir(const std::string& hash, Scratch& scratch) const {
+  if (scratch.defer_dirs != nullptr) {
+    auto it = scratch.defer_dirs->find(hash);
+    return it == scratch.defer_dirs->end() ? nullptr : it->second.get();
+  }
+  auto [it, inserted] = scratch.own_defer_dirs.try_emplace(hash);
   if (inserted) {
     std::string path = absl::StrCat(config_.queue_directory, "/defer/", hash);
     path.pop_back();  // "defer/" or "defer/A/": no trailing slash
     auto dir = fs_->OpenDirectory(path);
     if (dir.ok()) it->second = *std::move(dir);
   }
-  if (it->second == nullptr) return;  // no defer/ (sub)directory yet
-  if (!it->second->ReadFile(id, kMaxDeferLogBytes, &scratch.defer_log).ok()) {
+  return it->second.get();
+}
+
+void QueueReader::AddDelayReasons(absl::string_view id, Scratch& scratch,
+                                  Message& m) const {
+  std::string hash;
+  if (config_.IsHashed("defer")) hash = PostfixHashPath(id, config_.hash_queue_depth);
+  Directory* dir = DeferDir(hash, scratch);
+  if (dir == nullptr) return;  // no defer/ (sub)directory yet
+  if (!dir->ReadFile(id, kMaxDeferLogBytes, &scratch.defer_log).ok()) {
     return;  // no logfile: never tried, or not deferred
   }
   for (DeferEntry& e : ParseDeferLog(scratch.defer_log, config_.utf8)) {
     if (config_.duplicate_filter_limit == 0 ||
         static_cast<int>(scratch.seen.size()) < config_.duplicate_filter_limit) {
-      if (std::find(scratch.seen.begin(), scratch.seen.end(), e.address) ==
-          scratch.seen.end()) {
-        scratch.seen.push_back(e.address);
-      }
+      scratch.seen.insert(e.address);
     }
     m.recipients.push_back({std::move(e.address), std::move(e.orig_address),
                             std::move(e.reason)});
@@ -163,10 +209,7 @@ bool QueueReader::ReadQueueFile(QueueKind queue, Directory& dir,
     std::string address = QuoteLocalPart(
         r.address.empty() ? config_.empty_address_recipient : r.address);
     MakePrintable(address, config_.utf8);
-    if (std::find(scratch.seen.begin(), scratch.seen.end(), address) !=
-        scratch.seen.end()) {
-      continue;
-    }
+    if (scratch.seen.contains(address)) continue;
     std::string orig;
     if (!r.orig_address.empty() && r.orig_address != r.address) {
       orig = QuoteLocalPart(r.orig_address);
@@ -187,12 +230,18 @@ absl::StatusOr<ScanStats> QueueReader::Scan(
     return absl::FailedPreconditionError(
         absl::StrCat(config_.queue_directory, " is not a directory"));
   }
+  // A queue that cannot be listed fails the scan: publishing the others
+  // alone would make its messages look gone.
   std::vector<FileRef> files;
   DirList dirs;
   for (QueueKind q : kPostfixQueues) {
-    ListTree(q, absl::StrCat(config_.queue_directory, "/", QueueKindName(q)),
-             q != QueueKind::kMaildrop, dirs, files);
+    MF_RETURN_IF_ERROR(
+        ListTree(q, absl::StrCat(config_.queue_directory, "/", QueueKindName(q)),
+                 q != QueueKind::kMaildrop, 0, dirs, files));
   }
+  DeferDirs defer_dirs;
+  MF_RETURN_IF_ERROR(OpenDeferDirs(
+      absl::StrCat(config_.queue_directory, "/defer"), "", 0, defer_dirs));
   stats.files = files.size();
 
   // Files are handed out in batches so that every thread stays busy
@@ -201,6 +250,7 @@ absl::StatusOr<ScanStats> QueueReader::Scan(
   std::atomic<size_t> next{0};
   auto work = [&](ScanSink* sink) {
     Scratch scratch;
+    scratch.defer_dirs = &defer_dirs;
     Message m;
     std::optional<ScanProblem> problem;
     for (;;) {
@@ -261,13 +311,16 @@ absl::StatusOr<Message> QueueReader::ReadMessage(
     std::string path = MessagePath(q, id);
     auto dir = fs_->OpenDirectory(path.substr(0, path.rfind('/')));
     if (!dir.ok()) return std::nullopt;
-    bool found = ReadQueueFile(q, **dir, id, scratch, m, problem);
+    // A file read in part is returned with its parse_error set, as the
+    // listing shows it.
+    if (ReadQueueFile(q, **dir, id, scratch, m, problem)) {
+      return absl::StatusOr<Message>(std::move(m));
+    }
     if (problem) {
       return absl::StatusOr<Message>(absl::DataLossError(absl::StrCat(
           "queue file ", sid, " in ", QueueKindName(q),
           " cannot be read: ", problem->reason)));
     }
-    if (found) return absl::StatusOr<Message>(std::move(m));
     return std::nullopt;
   };
   if (queue) {

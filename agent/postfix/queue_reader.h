@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -90,17 +91,27 @@ class QueueReader {
     Directory* dir;  // owned by the scan
     std::string id;
   };
+  // defer/ (sub)directories by hash path ("" or "A/" or "A/B/"); null
+  // where there is none.
+  using DeferDirs = absl::flat_hash_map<std::string, std::unique_ptr<Directory>>;
   // Per-thread buffers and handles, reused from file to file.
   struct Scratch {
     std::string defer_log;
-    std::vector<std::string> seen;
-    // defer/ subdirectories by hash path; null where there is none.
-    absl::flat_hash_map<std::string, std::unique_ptr<Directory>> defer_dirs;
+    absl::flat_hash_set<std::string> seen;
+    // Opened once per scan and shared by its threads; when null, handles
+    // are opened as needed into `own_defer_dirs`.
+    const DeferDirs* defer_dirs = nullptr;
+    DeferDirs own_defer_dirs;
   };
 
   using DirList = std::vector<std::unique_ptr<Directory>>;
-  void ListTree(QueueKind queue, const std::string& path, bool hashed,
-                DirList& dirs, std::vector<FileRef>& out) const;
+  // Lists `path` and, when `hashed`, its one-character subdirectories down
+  // to kMaxHashLevels. A missing directory is empty; any other error fails.
+  absl::Status ListTree(QueueKind queue, const std::string& path, bool hashed,
+                        int level, DirList& dirs, std::vector<FileRef>& out) const;
+  absl::Status OpenDeferDirs(const std::string& path, const std::string& hash,
+                             int level, DeferDirs& out) const;
+  Directory* DeferDir(const std::string& hash, Scratch& scratch) const;
   // Reads queue file `id` of `dir` into `m`. True if it holds a message;
   // `problem` is set when the file could not be read in full. Neither
   // happens for a file that moved or is still being written.

@@ -69,6 +69,10 @@ absl::StatusOr<Record> RecordReader::ReadRaw() {
   r.data = absl::string_view(buf_.data() + (p - buf_offset_), len);
   r.end_offset = p + len;
   pos_ = r.end_offset;
+  consumed_ += r.end_offset - start;
+  if (consumed_ > file_size_) {
+    return Framing(start, "pointer loop: records read more than once");
+  }
   return r;
 }
 

@@ -74,6 +74,10 @@ class RecordReader {
   size_t buf_len_ = 0;
   uint64_t last_jump_ = 0;
   int reverse_jumps_ = 0;
+  // Bytes of records read so far. A sound file is read at most once over,
+  // whatever its pointers; more means a pointer loop that would otherwise
+  // multiply the file's recipients or content up to 10,000 times.
+  uint64_t consumed_ = 0;
   bool saw_end_ = false;
 };
 

@@ -1,6 +1,11 @@
 #include "agent/service/agent_service.h"
 
+#include <atomic>
 #include <deque>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -14,6 +19,12 @@ namespace {
 
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
+  // The agent's own lack of access is its problem, not the caller's:
+  // PERMISSION_DENIED is kept for callers who may not do something.
+  if (absl::IsPermissionDenied(s)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        absl::StrCat("agent cannot read the queue: ", s.message()));
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));
 }
@@ -25,72 +36,129 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Streams one message: the envelope, then the content in chunks, one write
-// in flight at a time. The content is read before the first write; it is
-// bounded by Postfix's message_size_limit and read from local disk.
+// At most this many GetMessage reads run at once; each has a thread.
+constexpr int kMaxConcurrentReads = 32;
+// Chunks read ahead of the client, per stream: memory stays bounded
+// whatever the message's size.
+constexpr size_t kMaxQueuedParts = 8;
+
+std::atomic<int> reads_in_flight{0};
+
+// Streams one message: the envelope, then the content in chunks. A worker
+// thread reads from disk (never the reactor's thread) and waits while the
+// client is kMaxQueuedParts behind; the reactor writes, one write in flight.
+// Every Finish goes through MaybeFinishLocked, once.
 class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
  public:
-  MessageWriter(const QueueIndex& index, const v1::GetMessageRequest& request) {
-    absl::Status status = Load(index, request);
-    if (!status.ok()) {
-      Finish(ToGrpc(status));
+  MessageWriter(const QueueIndex& index, v1::GetMessageRequest request) {
+    if (reads_in_flight.fetch_add(1) >= kMaxConcurrentReads) {
+      reads_in_flight.fetch_sub(1);
+      counted_ = false;  // before Finish: OnDone may run at once
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "too many messages being read at once; try again"));
       return;
     }
-    WriteNext();
+    std::thread([this, &index, request = std::move(request)] {
+      absl::Status status = Produce(index, request);
+      Close(status);
+    }).detach();
   }
 
   void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      return;
+      cancelled_ = true;
+      final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
-    WriteNext();
+    WriteOrFinishLocked();
   }
 
-  void OnDone() override { delete this; }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  void OnDone() override {
+    if (counted_) reads_in_flight.fetch_sub(1);
+    delete this;
+  }
 
  private:
-  absl::Status Load(const QueueIndex& index, const v1::GetMessageRequest& request) {
+  absl::Status Produce(const QueueIndex& index, const v1::GetMessageRequest& request) {
     const std::string& id = request.queue_id();
-    absl::Status valid = ValidatePostfixQueueId(id);
-    if (!valid.ok()) return valid;
+    MF_RETURN_IF_ERROR(ValidatePostfixQueueId(id));
     std::optional<QueueKind> where;
-    if (auto v = index.Current()->Find(id)) where = v->queue_kind();
-    // The message may move between reading its envelope and its content;
-    // look for it again when that happens.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto message = index.reader().ReadMessage(id, where);
-      if (!message.ok()) return message.status();
-      parts_.clear();
-      parts_.emplace_back();
-      ToProto(*message, parts_.back().mutable_envelope());
-      if (request.envelope_only()) return absl::OkStatus();
-      absl::Status s = index.reader().ReadMessageContent(
-          id, message->queue, [this](absl::string_view chunk) {
-            parts_.emplace_back();
-            parts_.back().set_content(chunk.data(), chunk.size());
-            return absl::OkStatus();
-          });
-      if (s.ok()) return s;
-      if (!absl::IsNotFound(s)) return s;
-      where.reset();
+    auto snapshot = index.Current();
+    if (auto v = snapshot->Find(id)) where = v->queue_kind();
+    snapshot.reset();
+    auto message = index.reader().ReadMessage(id, where);
+    if (!message.ok()) return message.status();
+    v1::GetMessageResponse envelope;
+    ToProto(*message, envelope.mutable_envelope());
+    MF_RETURN_IF_ERROR(Push(std::move(envelope)));
+    if (request.envelope_only()) return absl::OkStatus();
+    absl::Status s = index.reader().ReadMessageContent(
+        id, message->queue, [&](absl::string_view chunk) {
+          v1::GetMessageResponse part;
+          part.set_content(chunk.data(), chunk.size());
+          return Push(std::move(part));
+        });
+    if (absl::IsNotFound(s)) {
+      // It moved on between its envelope and its content (a release, a
+      // flush): the stream ends and the client asks again.
+      return absl::UnavailableError(
+          absl::StrCat("message ", id, " moved while it was read; ask again"));
     }
-    return absl::UnavailableError(
-        absl::StrCat("message ", id, " kept moving while it was read; try again"));
+    return s;
   }
 
-  void WriteNext() {
-    if (parts_.empty()) {
-      Finish(grpc::Status::OK);
+  // Queues a part for writing; waits while the client is far behind.
+  absl::Status Push(v1::GetMessageResponse part) {
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return cancelled_ || queue_.size() < kMaxQueuedParts;
+    };
+    mu_.Await(absl::Condition(&room));
+    if (cancelled_) return absl::CancelledError("client went away");
+    queue_.push_back(std::move(part));
+    WriteOrFinishLocked();
+    return absl::OkStatus();
+  }
+
+  // The producer is done; the stream ends once every part is written.
+  void Close(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    producer_done_ = true;
+    if (!cancelled_) final_status_ = ToGrpc(status);
+    WriteOrFinishLocked();
+  }
+
+  void WriteOrFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return;
+    if (!queue_.empty() && !cancelled_) {
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      StartWrite(&current_);
       return;
     }
-    current_ = std::move(parts_.front());
-    parts_.pop_front();
-    StartWrite(&current_);
+    // Finish only once the producer has let go of this object.
+    if (producer_done_) {
+      finished_ = true;
+      Finish(final_status_);
+    }
   }
 
-  std::deque<v1::GetMessageResponse> parts_;
-  v1::GetMessageResponse current_;
+  absl::Mutex mu_;
+  std::deque<v1::GetMessageResponse> queue_ ABSL_GUARDED_BY(mu_);
+  v1::GetMessageResponse current_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool producer_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  bool counted_ = true;
 };
 
 }  // namespace

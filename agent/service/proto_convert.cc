@@ -6,6 +6,41 @@
 namespace mailfleet {
 namespace {
 
+// The range a google.protobuf.Timestamp may hold (years 1 to 9999); a
+// damaged arrival record must not make a reply unprintable as JSON.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+// Length of the well-formed UTF-8 sequence at the start of `s`, 0 if none
+// (RFC 3629: no overlongs, surrogates or code points past U+10FFFF).
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;
+    if (c == 0xED && b(1) > 0x9F) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;
+    if (c == 0xF4 && b(1) > 0x8F) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+void SetSeconds(int64_t seconds, int32_t nanos, google::protobuf::Timestamp* out) {
+  if (seconds < kMinTimestampSeconds) seconds = kMinTimestampSeconds, nanos = 0;
+  if (seconds > kMaxTimestampSeconds) seconds = kMaxTimestampSeconds, nanos = 0;
+  out->set_seconds(seconds);
+  out->set_nanos(nanos);
+}
+
 absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
                                          absl::string_view what) {
   if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1000000000) {
@@ -16,6 +51,29 @@ absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
 }
 
 }  // namespace
+
+// Protobuf strings must be UTF-8, and Postfix's text need not be (it keeps
+// whatever a remote server said, made "printable" by its own looser rule):
+// bytes that do not form UTF-8 become '?', as Postfix would show them.
+void SetText(absl::string_view text, std::string* out) {
+  size_t i = 0;
+  while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;
+  if (i == text.size()) {
+    out->assign(text.data(), text.size());
+    return;
+  }
+  out->assign(text.data(), i);
+  while (i < text.size()) {
+    size_t n = Utf8SequenceLength(text.substr(i));
+    if (n == 0) {
+      out->push_back('?');
+      ++i;
+    } else {
+      out->append(text.data() + i, n);
+      i += n;
+    }
+  }
+}
 
 v1::QueueKind ToProto(QueueKind kind) { return QueueKindToProto(kind); }
 
@@ -66,8 +124,7 @@ absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter) {
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   timespec ts = absl::ToTimespec(t);
-  out->set_seconds(ts.tv_sec);
-  out->set_nanos(static_cast<int32_t>(ts.tv_nsec));
+  SetSeconds(ts.tv_sec, static_cast<int32_t>(ts.tv_nsec), out);
 }
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
@@ -82,25 +139,22 @@ void ToProto(const QueueSnapshot::View& v, v1::Message* out) {
   // Whole microseconds: no need for the absl::Time round trip.
   int64_t us = v.arrival_us();
   int64_t sec = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-  out->mutable_arrival_time()->set_seconds(sec);
-  out->mutable_arrival_time()->set_nanos(static_cast<int32_t>((us - sec * 1000000) * 1000));
+  SetSeconds(sec, static_cast<int32_t>((us - sec * 1000000) * 1000),
+             out->mutable_arrival_time());
   out->set_size(v.size_bytes());
-  out->set_sender(v.sender_address().data(), v.sender_address().size());
+  SetText(v.sender_address(), out->mutable_sender());
   for (size_t i = 0; i < v.recipient_count(); ++i) {
     v1::Recipient* r = out->add_recipients();
-    absl::string_view a = v.recipient_address(i);
     absl::string_view o = v.recipient_orig_address(i);
     absl::string_view d = v.recipient_delay_reason(i);
-    r->set_address(a.data(), a.size());
-    if (!o.empty()) r->set_orig_address(o.data(), o.size());
-    if (!d.empty()) r->set_delay_reason(d.data(), d.size());
+    SetText(v.recipient_address(i), r->mutable_address());
+    if (!o.empty()) SetText(o, r->mutable_orig_address());
+    if (!d.empty()) SetText(d, r->mutable_delay_reason());
   }
-  if (!v.client().empty()) out->set_client_address(v.client().data(), v.client().size());
+  if (!v.client().empty()) SetText(v.client(), out->mutable_client_address());
   out->set_forced_expire(v.forced_expire());
   if (auto t = v.next_attempt()) SetTimestamp(*t, out->mutable_next_attempt_time());
-  if (!v.parse_error().empty()) {
-    out->set_parse_error(v.parse_error().data(), v.parse_error().size());
-  }
+  if (!v.parse_error().empty()) SetText(v.parse_error(), out->mutable_parse_error());
 }
 
 void ToProto(const Message& m, v1::Message* out) {
@@ -108,19 +162,19 @@ void ToProto(const Message& m, v1::Message* out) {
   out->set_queue(ToProto(m.queue));
   SetTimestamp(m.arrival_time, out->mutable_arrival_time());
   out->set_size(m.size);
-  out->set_sender(m.sender);
+  SetText(m.sender, out->mutable_sender());
   for (const Recipient& r : m.recipients) {
     v1::Recipient* pr = out->add_recipients();
-    pr->set_address(r.address);
-    pr->set_orig_address(r.orig_address);
-    pr->set_delay_reason(r.delay_reason);
+    SetText(r.address, pr->mutable_address());
+    SetText(r.orig_address, pr->mutable_orig_address());
+    SetText(r.delay_reason, pr->mutable_delay_reason());
   }
-  out->set_client_address(m.client_address);
+  SetText(m.client_address, out->mutable_client_address());
   out->set_forced_expire(m.forced_expire);
   if (m.next_attempt_time != absl::InfinitePast()) {
     SetTimestamp(m.next_attempt_time, out->mutable_next_attempt_time());
   }
-  out->set_parse_error(m.parse_error);
+  SetText(m.parse_error, out->mutable_parse_error());
 }
 
 void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
@@ -139,28 +193,28 @@ void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
   out->set_total_bytes(s.total_bytes);
   if (s.total_messages > 0) {
     SetTimestamp(s.oldest_arrival, out->mutable_oldest_arrival());
-    out->set_oldest_queue_id(s.oldest_queue_id);
+    SetText(s.oldest_queue_id, out->mutable_oldest_queue_id());
   }
   for (int minutes : kAgeBucketMinutes) {
     SetDuration(absl::Minutes(minutes), out->add_age_bucket_bounds());
   }
   for (const auto& d : s.top_domains) {
     v1::DomainCount* p = out->add_top_domains();
-    p->set_domain(d.domain);
+    SetText(d.domain, p->mutable_domain());
     p->set_recipients(d.recipients);
     p->set_messages(d.messages);
   }
   for (const auto& [reason, n] : s.top_delay_reasons) {
     v1::ReasonCount* p = out->add_top_delay_reasons();
-    p->set_reason(reason);
+    SetText(reason, p->mutable_reason());
     p->set_recipients(n);
   }
   out->set_scan_problem_count(s.problem_count);
   for (const auto& problem : s.problems) {
     v1::ScanProblem* p = out->add_scan_problems();
     p->set_queue(ToProto(problem.queue));
-    p->set_queue_id(problem.queue_id);
-    p->set_reason(problem.reason);
+    SetText(problem.queue_id, p->mutable_queue_id());
+    SetText(problem.reason, p->mutable_reason());
   }
 }
 

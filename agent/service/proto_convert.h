@@ -23,7 +23,11 @@ void ToProto(const QueueSnapshot::View& view, v1::Message* out);
 void ToProto(const Message& m, v1::Message* out);
 void ToProto(const QueueSummary& summary, absl::Time now, v1::QueueSummary* out);
 
+// Clamped to the range a Timestamp may hold.
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+// `text` with every byte that is not part of well-formed UTF-8 replaced by
+// '?': protobuf strings must be UTF-8, queue files' text need not be.
+void SetText(absl::string_view text, std::string* out);
 void SetDuration(absl::Duration d, google::protobuf::Duration* out);
 
 }  // namespace mailfleet

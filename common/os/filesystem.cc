@@ -39,8 +39,10 @@ FileInfo InfoOf(const struct stat& st) {
 
 // O_NOATIME keeps a scan from dirtying every inode it reads; the kernel
 // refuses it for files of other owners unless we are root, so fall back.
+// O_NONBLOCK: a FIFO planted in a queue directory must not hang a reader
+// (it has no effect on regular files).
 int OpenNoAtime(int dirfd, const char* path) {
-  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   int fd = openat(dirfd, path, kFlags | O_NOATIME);
   if (fd < 0 && errno == EPERM) fd = openat(dirfd, path, kFlags);
   return fd;
@@ -48,6 +50,11 @@ int OpenNoAtime(int dirfd, const char* path) {
 
 absl::Status ReadAll(int fd, const std::string& path, size_t max_bytes,
                      std::string* out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PathError("fstat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  }
   size_t chunk = 4096;
   while (out->size() < max_bytes) {
     size_t have = out->size();
@@ -117,7 +124,7 @@ class PosixDirectory : public Directory {
     std::string n(name);
     int fd = OpenNoAtime(fd_, n.c_str());
     if (fd < 0) return PathError("open", absl::StrCat(path_, "/", n), errno);
-    absl::Status s = ReadAll(fd, path_, max_bytes, out);
+    absl::Status s = ReadAll(fd, absl::StrCat(path_, "/", n), max_bytes, out);
     close(fd);
     return s;
   }
@@ -160,7 +167,8 @@ absl::StatusOr<std::unique_ptr<Directory>> Filesystem::OpenDirectory(
 
 absl::StatusOr<std::unique_ptr<Directory>> RealFilesystem::OpenDirectory(
     const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // A symlink where a queue directory should be is not followed.
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return PathError("open", path, errno);
   return std::unique_ptr<Directory>(new PosixDirectory(fd, path));
 }

@@ -63,7 +63,8 @@ class Directory {
 class Filesystem {
  public:
   virtual ~Filesystem() = default;
-  // By default a Directory that joins paths and calls Open/ReadFile.
+  // Does not follow a symlink. By default a Directory that joins paths and
+  // calls Open/ReadFile.
   virtual absl::StatusOr<std::unique_ptr<Directory>> OpenDirectory(
       const std::string& path);
   virtual absl::StatusOr<std::vector<DirEntry>> ListDir(
@@ -72,7 +73,8 @@ class Filesystem {
   virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
       const std::string& path) = 0;
   // Replaces `*out` with at most `max_bytes` of the file, reusing its
-  // capacity (scans read a logfile per message).
+  // capacity (scans read a logfile per message). FAILED_PRECONDITION for
+  // anything but a regular file.
   virtual absl::Status ReadFile(const std::string& path, size_t max_bytes,
                                 std::string* out) = 0;
   // lstat(2).

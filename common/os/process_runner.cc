@@ -38,9 +38,11 @@ absl::StatusOr<ProcessResult> RealProcessRunner::Run(
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   std::vector<std::string> env_storage;
+  // The extra entries go first: getenv() takes the first match, so they
+  // override the parent's.
   std::vector<char*> cenv;
-  for (char** e = environ; *e; ++e) cenv.push_back(*e);
   for (const auto& e : options.env) cenv.push_back(const_cast<char*>(e.c_str()));
+  for (char** e = environ; *e; ++e) cenv.push_back(*e);
   cenv.push_back(nullptr);
 
   int in[2], out[2], err[2];
@@ -63,8 +65,12 @@ absl::StatusOr<ProcessResult> RealProcessRunner::Run(
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    // Children get default signal handling whatever the parent installed.
+    // Children get default signal handling and no blocked signals, whatever
+    // the parent set up (the agent blocks SIGTERM to take it in sigwait).
     signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     execvpe(cargv[0], cargv.data(), cenv.data());
     const char msg[] = "exec failed\n";
     (void)!write(2, msg, sizeof(msg) - 1);

@@ -50,6 +50,13 @@ TEST(DeferLogTest, EntryWithoutClosingBlankLineIsStillBeingWritten) {
   EXPECT_EQ(entries[0].address, "a@b");
 }
 
+TEST(DeferLogTest, LinesEndAtANul) {
+  constexpr char kLog[] = "recipient=a@b\0junk\nreason=x\n\n";
+  auto entries = ParseDeferLog(std::string(kLog, sizeof(kLog) - 1), true);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].address, "a@b");
+}
+
 TEST(DeferLogTest, UnprintableBytesBecomeQuestionMarks) {
   auto entries = ParseDeferLog("recipient=a@b\nreason=bad\x01 \xff text \xc3\xa9\n\n",
                                true);
@@ -69,7 +76,9 @@ TEST(AddressFormatTest, QuotesLocalPartsThatAreNotDotStrings) {
   EXPECT_EQ(QuoteLocalPart("@route,@r2:us er@example.com"),
             "@route,@r2:\"us er\"@example.com");
   EXPECT_EQ(QuoteLocalPart("MAILER-DAEMON"), "MAILER-DAEMON");
-  EXPECT_EQ(QuoteLocalPart("j\xc3\xa9@example.com"), "\"j\\\xc3\\\xa9\"@example.com");
+  // 8-bit clean, as Postfix 3.7 quotes: no quoting, no backslashes.
+  EXPECT_EQ(QuoteLocalPart("jos\xc3\xa9@example.com"), "jos\xc3\xa9@example.com");
+  EXPECT_EQ(QuoteLocalPart("jos\xc3\xa9 x@example.com"), "\"jos\xc3\xa9 x\"@example.com");
 }
 
 }  // namespace

@@ -79,7 +79,45 @@ TEST(RecordReaderTest, PointerLoopIsStoppedNotFollowedForever) {
   RecordReader r(&f, b.size());
   auto rec = r.Next();
   EXPECT_TRUE(absl::IsDataLoss(rec.status())) << rec.status();
-  EXPECT_THAT(std::string(rec.status().message()), HasSubstr("reverse pointer"));
+  EXPECT_THAT(std::string(rec.status().message()), HasSubstr("pointer"));
+}
+
+TEST(RecordReaderTest, PointerLoopCannotMultiplyRecipients) {
+  // 200 recipients, then a pointer back to the first: without a bound this
+  // would list them 10,000 times over.
+  QueueFileBuilder b;
+  b.Record('S', "a@example.com");
+  size_t first = b.size();
+  for (int i = 0; i < 200; ++i) b.Record('R', "r" + std::to_string(i) + "@example.com");
+  b.Record('p', absl::StrFormat("%15ld", long(first)));
+  StringFile f(b.bytes());
+  auto env = ReadEnvelope(f, b.size());
+  ASSERT_TRUE(env.ok());
+  EXPECT_THAT(env->error, HasSubstr("pointer loop"));
+  EXPECT_LE(env->recipients.size(), 400u);
+}
+
+TEST(QueueFileTest, DataEndsAtANulAsInPostfix) {
+  QueueFileBuilder b;
+  b.Record('C', std::string("             10\0junk", 20))
+      .Record('S', std::string("a@example.com\0tail", 19))
+      .Record('R', std::string("user\0junk@example.org", 22))
+      .Record('E', "");
+  QueueFileEnvelope env = Envelope(b.bytes());
+  EXPECT_TRUE(env.size_ok);
+  EXPECT_EQ(env.content_size, 10);
+  EXPECT_EQ(env.sender, "a@example.com");
+  ASSERT_EQ(env.recipients.size(), 1u);
+  EXPECT_EQ(env.recipients[0].address, "user");
+}
+
+TEST(QueueFileTest, RecordOfTypeZeroEndsTheEnvelope) {
+  QueueFileBuilder b;
+  b.Record('S', "a@example.com").Record('R', "b@example.com");
+  b.Record('\0', "").Record('R', "hidden@example.com").Record('E', "");
+  QueueFileEnvelope env = Envelope(b.bytes());
+  ASSERT_EQ(env.recipients.size(), 1u);
+  EXPECT_FALSE(env.error.empty());
 }
 
 TEST(QueueFileTest, ReadsEnvelopeLikeShowq) {

@@ -114,6 +114,34 @@ TEST(QueueSnapshotTest, SummaryCountsQueuesAgesDomainsAndReasons) {
   EXPECT_EQ(sum.problem_count, 1);
 }
 
+TEST(QueueSnapshotTest, PartsOfAParallelScanJoinIntoOneSnapshot) {
+  // Two scanning threads each store their own copy of "one.example" and
+  // of the reason; the summary must count both copies as one.
+  QueueSnapshot::Builder builder(2);
+  auto sinks = builder.sinks();
+  sinks[0]->OnMessage(Msg("BBBBBB01", QueueKind::kDeferred, absl::Minutes(1),
+                          {{"a@one.example", "", "refused"}}));
+  sinks[1]->OnMessage(Msg("BBBBBB02", QueueKind::kDeferred, absl::Minutes(2),
+                          {{"b@one.example", "", "refused"}}));
+  sinks[1]->OnMessage(Msg("BBBBBB03", QueueKind::kHold, absl::Minutes(3),
+                          {{"c@two.example", "", ""}}));
+  sinks[0]->OnProblem({QueueKind::kActive, "BADBAD02", "damaged"});
+  auto built = builder.Finish(3, kNow, absl::Seconds(1));
+  ASSERT_TRUE(built.ok());
+  const QueueSnapshot& s = **built;
+  EXPECT_THAT(Ids(s, Filter(), nullptr, 10), ElementsAre("BBBBBB03", "BBBBBB02", "BBBBBB01"));
+  ASSERT_TRUE(s.Find("BBBBBB02").has_value());
+  EXPECT_EQ(s.Find("BBBBBB02")->recipient_address(0), "b@one.example");
+  QueueSummary sum = s.Summarize(Filter(), kNow, 5);
+  ASSERT_FALSE(sum.top_domains.empty());
+  EXPECT_EQ(sum.top_domains[0].domain, "one.example");
+  EXPECT_EQ(sum.top_domains[0].recipients, 2);
+  EXPECT_EQ(sum.top_domains[0].messages, 2);
+  ASSERT_EQ(sum.top_delay_reasons.size(), 1u);
+  EXPECT_EQ(sum.top_delay_reasons[0].second, 2);
+  EXPECT_EQ(sum.problem_count, 1);
+}
+
 TEST(QueueSnapshotTest, StoresRepeatedStringsOnce) {
   postfix::ScanResult scan;
   std::string reason(200, 'r');
