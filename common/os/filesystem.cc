@@ -50,11 +50,9 @@ int OpenNoAtime(int dirfd, const char* path) {
 
 absl::Status ReadAll(int fd, const std::string& path, size_t max_bytes,
                      std::string* out) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return PathError("fstat", path, errno);
-  if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
-  }
+  // No fstat per logfile (a scan reads one per message): a FIFO opened
+  // O_NONBLOCK reads as empty or EAGAIN, never blocks, and only root can
+  // plant a device node.
   size_t chunk = 4096;
   while (out->size() < max_bytes) {
     size_t have = out->size();
@@ -64,6 +62,9 @@ absl::Status ReadAll(int fd, const std::string& path, size_t max_bytes,
     if (r < 0) {
       out->resize(have);
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+      }
       return PathError("read", path, errno);
     }
     out->resize(have + r);

@@ -73,8 +73,8 @@ class Filesystem {
   virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
       const std::string& path) = 0;
   // Replaces `*out` with at most `max_bytes` of the file, reusing its
-  // capacity (scans read a logfile per message). FAILED_PRECONDITION for
-  // anything but a regular file.
+  // capacity (scans read a logfile per message). Never blocks: a FIFO
+  // reads as empty or fails.
   virtual absl::Status ReadFile(const std::string& path, size_t max_bytes,
                                 std::string* out) = 0;
   // lstat(2).
