@@ -1,18 +1,14 @@
 #include "agent/service/agent_service.h"
 
-#include <atomic>
 #include <deque>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
-#include "common/status_macros.h"
-
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/service/proto_convert.h"
-#include "common/fmt_absl.h"
 #include "common/queue_id.h"
-#include "spdlog/spdlog.h"
+#include "common/status_macros.h"
 
 namespace mailfleet {
 namespace {
@@ -36,23 +32,21 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// At most this many GetMessage reads run at once; each has a thread.
-constexpr int kMaxConcurrentReads = 32;
 // Chunks read ahead of the client, per stream: memory stays bounded
 // whatever the message's size.
 constexpr size_t kMaxQueuedParts = 8;
 
-std::atomic<int> reads_in_flight{0};
-
 // Streams one message: the envelope, then the content in chunks. A worker
 // thread reads from disk (never the reactor's thread) and waits while the
 // client is kMaxQueuedParts behind; the reactor writes, one write in flight.
-// Every Finish goes through MaybeFinishLocked, once.
+// Every Finish goes through WriteOrFinishLocked, once.
 class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
  public:
-  MessageWriter(const QueueIndex& index, v1::GetMessageRequest request) {
-    if (reads_in_flight.fetch_add(1) >= kMaxConcurrentReads) {
-      reads_in_flight.fetch_sub(1);
+  MessageWriter(const QueueIndex& index, v1::GetMessageRequest request,
+                std::atomic<int>* reads_in_flight)
+      : reads_in_flight_(reads_in_flight) {
+    if (reads_in_flight_->fetch_add(1) >= kMaxConcurrentReads) {
+      reads_in_flight_->fetch_sub(1);
       counted_ = false;  // before Finish: OnDone may run at once
       Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "too many messages being read at once; try again"));
@@ -80,7 +74,7 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
   }
 
   void OnDone() override {
-    if (counted_) reads_in_flight.fetch_sub(1);
+    if (counted_) reads_in_flight_->fetch_sub(1);
     delete this;
   }
 
@@ -158,6 +152,7 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
   bool producer_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int>* const reads_in_flight_;
   bool counted_ = true;
 };
 
@@ -222,7 +217,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::List(
 
 grpc::ServerWriteReactor<v1::GetMessageResponse>* AgentServiceImpl::GetMessage(
     grpc::CallbackServerContext* context, const v1::GetMessageRequest* request) {
-  return new MessageWriter(*index_, *request);
+  return new MessageWriter(*index_, *request, &reads_in_flight_);
 }
 
 }  // namespace mailfleet

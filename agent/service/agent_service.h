@@ -4,6 +4,7 @@
 #ifndef MAILFLEET_AGENT_SERVICE_AGENT_SERVICE_H_
 #define MAILFLEET_AGENT_SERVICE_AGENT_SERVICE_H_
 
+#include <atomic>
 #include <string>
 
 #include "agent/index/queue_index.h"
@@ -16,6 +17,8 @@ inline constexpr int kDefaultPageSize = 1000;
 inline constexpr int kMaxPageSize = 10000;
 inline constexpr int kDefaultTopN = 10;
 inline constexpr int kMaxTopN = 1000;
+// GetMessage streams at once; each reads on a thread of its own.
+inline constexpr int kMaxConcurrentReads = 32;
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
@@ -35,6 +38,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  private:
   QueueIndex* index_;
   std::string hostname_;
+  std::atomic<int> reads_in_flight_{0};
 };
 
 }  // namespace mailfleet

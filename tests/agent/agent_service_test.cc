@@ -17,6 +17,10 @@ using ::mailfleet::testing::FakeFilesystem;
 using ::mailfleet::testing::QueueFileBuilder;
 using ::testing::HasSubstr;
 
+// Message 3 is this many 61-byte lines: 12 chunks of 64 KiB, more than
+// the server queues for a slow reader.
+constexpr size_t kBigMessageLines = 12000;
+
 class AgentServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -24,7 +28,7 @@ class AgentServiceTest : public ::testing::Test {
     for (int i = 0; i < 25; ++i) {
       std::string id = absl::StrFormat("%05X%05X", 0x10000 + i, 0xA0000 + i);
       std::vector<std::string> lines = {"Subject: message " + std::to_string(i), ""};
-      for (int l = 0; l < (i == 3 ? 3000 : 2); ++l) {
+      for (int l = 0; l < (i == 3 ? kBigMessageLines : 2); ++l) {
         lines.push_back(std::string(60, 'a' + (l % 26)));
       }
       fs_.AddFile("/q/deferred/" + id.substr(0, 1) + "/" + id,
@@ -147,7 +151,37 @@ TEST_F(AgentServiceTest, GetMessageStreamsEnvelopeThenBoundedChunks) {
   }
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_GT(chunks, 1);
-  EXPECT_EQ(content.size(), std::string("Subject: message 3\n\n").size() + 3000u * 61u);
+  EXPECT_EQ(content.size(),
+            std::string("Subject: message 3\n\n").size() + kBigMessageLines * 61u);
+}
+
+TEST_F(AgentServiceTest, AReaderThatStopsAndCancelsDoesNotWedgeTheService) {
+  // The 730 KB message streams in a dozen chunks, more than the server
+  // reads ahead; the client takes the
+  // envelope, then gives up. The worker blocked on the full queue must let
+  // go, and later reads must work.
+  for (int i = 0; i < 40; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetMessageRequest req;
+    req.set_queue_id(ids_[3]);
+    auto reader = stub_->GetMessage(&ctx, req);
+    v1::GetMessageResponse part;
+    ASSERT_TRUE(reader->Read(&part));
+    ctx.TryCancel();
+    while (reader->Read(&part)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  grpc::ClientContext ctx;
+  v1::GetMessageRequest req;
+  req.set_queue_id(ids_[3]);
+  req.set_envelope_only(true);
+  auto reader = stub_->GetMessage(&ctx, req);
+  v1::GetMessageResponse part;
+  ASSERT_TRUE(reader->Read(&part));
+  EXPECT_TRUE(part.has_envelope());
+  EXPECT_FALSE(reader->Read(&part));
+  EXPECT_TRUE(reader->Finish().ok());
 }
 
 TEST_F(AgentServiceTest, GetMessageRefusesMalformedIdsAndReportsUnknownOnes) {
