@@ -1,6 +1,7 @@
 #include "agent/service/agent_service.h"
 
 #include <deque>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -59,13 +60,17 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      cancelled_ = true;
-      final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    std::optional<grpc::Status> done;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        cancelled_ = true;
+        final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      }
+      done = WriteOrFinishLocked();
     }
-    WriteOrFinishLocked();
+    if (done) Finish(*done);
   }
 
   void OnCancel() override {
@@ -116,32 +121,41 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
     mu_.Await(absl::Condition(&room));
     if (cancelled_) return absl::CancelledError("client went away");
     queue_.push_back(std::move(part));
-    WriteOrFinishLocked();
+    // Never finishes here: the producer is still running.
+    (void)WriteOrFinishLocked();
     return absl::OkStatus();
   }
 
   // The producer is done; the stream ends once every part is written.
   void Close(const absl::Status& status) {
-    absl::MutexLock lock(&mu_);
-    producer_done_ = true;
-    if (!cancelled_) final_status_ = ToGrpc(status);
-    WriteOrFinishLocked();
+    std::optional<grpc::Status> done;
+    {
+      absl::MutexLock lock(&mu_);
+      producer_done_ = true;
+      if (!cancelled_) final_status_ = ToGrpc(status);
+      done = WriteOrFinishLocked();
+    }
+    // Finish may delete this object at once (OnDone): nothing after it.
+    if (done) Finish(*done);
   }
 
-  void WriteOrFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_) return;
+  // Starts the next write, or returns the status to finish with once the
+  // producer has let go of this object and nothing is left to write. The
+  // caller calls Finish after unlocking: OnDone deletes the object, mutex
+  // included.
+  std::optional<grpc::Status> WriteOrFinishLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return std::nullopt;
     if (!queue_.empty() && !cancelled_) {
       current_ = std::move(queue_.front());
       queue_.pop_front();
       writing_ = true;
       StartWrite(&current_);
-      return;
+      return std::nullopt;
     }
-    // Finish only once the producer has let go of this object.
-    if (producer_done_) {
-      finished_ = true;
-      Finish(final_status_);
-    }
+    if (!producer_done_) return std::nullopt;
+    finished_ = true;
+    return final_status_;
   }
 
   absl::Mutex mu_;
