@@ -14,7 +14,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "agent/actions/queue_actions.h"
 #include "agent/index/queue_index.h"
+#include "agent/postfix/postfix_tools.h"
 #include "agent/postfix/postfix_config.h"
 #include "agent/postfix/queue_reader.h"
 #include "agent/service/agent_service.h"
@@ -100,7 +102,9 @@ int main(int argc, char** argv) {
 
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  mailfleet::AgentServiceImpl service(&index, host);
+  mailfleet::postfix::PostfixTools tools(&runner, config_dir);
+  mailfleet::QueueActions actions(&index, &tools, &fs);
+  mailfleet::AgentServiceImpl service(&index, host, &actions, &tools);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

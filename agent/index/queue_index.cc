@@ -77,6 +77,16 @@ absl::Status QueueIndex::Rescan() {
   return absl::OkStatus();
 }
 
+void QueueIndex::ApplyUpdates(
+    const std::vector<QueueSnapshot::EntryUpdate>& updates) {
+  // Serialised with rescans, so that an update lands on top of whatever
+  // scan finishes first.
+  absl::MutexLock scan_lock(&scan_mu_);
+  auto next = Current()->WithUpdates(updates, ++generation_);
+  absl::MutexLock lock(&mu_);
+  current_ = std::move(next);
+}
+
 void QueueIndex::StartPeriodicRescan(absl::Duration interval) {
   rescan_thread_ = std::thread([this, interval] {
     for (;;) {

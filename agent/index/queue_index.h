@@ -30,6 +30,9 @@ class QueueIndex {
   // serialised.
   absl::Status Rescan();
 
+  // Publishes what an action changed, without a rescan.
+  void ApplyUpdates(const std::vector<QueueSnapshot::EntryUpdate>& updates);
+
   // Rescans every `interval` on a thread of its own until destruction.
   void StartPeriodicRescan(absl::Duration interval);
 

@@ -209,27 +209,27 @@ absl::StatusOr<std::shared_ptr<const QueueSnapshot>> QueueSnapshot::Builder::Fin
           arena_size >> 20, " MiB of strings, ", nrcpt, " recipients)"));
     }
   }
-  s->arena_.reserve(arena_size);
-  s->strings_.reserve(nstrings);
-  s->strings_.push_back(StrRef{});
-  s->domain_of_.reserve(nstrings);
-  s->domain_of_.push_back(0);
-  s->recipients_.reserve(nrcpt);
+  s->tables_->arena.reserve(arena_size);
+  s->tables_->strings.reserve(nstrings);
+  s->tables_->strings.push_back(StrRef{});
+  s->tables_->domain_of.reserve(nstrings);
+  s->tables_->domain_of.push_back(0);
+  s->tables_->recipients.reserve(nrcpt);
   std::vector<Entry> joined;
   joined.reserve(nentries);
   for (auto& p : parts_) {
-    const uint32_t arena_base = static_cast<uint32_t>(s->arena_.size());
-    const StrId id_base = static_cast<StrId>(s->strings_.size()) - 1;
-    const uint32_t rcpt_base = static_cast<uint32_t>(s->recipients_.size());
+    const uint32_t arena_base = static_cast<uint32_t>(s->tables_->arena.size());
+    const StrId id_base = static_cast<StrId>(s->tables_->strings.size()) - 1;
+    const uint32_t rcpt_base = static_cast<uint32_t>(s->tables_->recipients.size());
     auto shift = [id_base](StrId id) { return id == 0 ? 0 : id + id_base; };
-    s->arena_ += p->arena;
+    s->tables_->arena += p->arena;
     for (size_t i = 1; i < p->strings.size(); ++i) {
-      s->strings_.push_back(
+      s->tables_->strings.push_back(
           {p->strings[i].offset + arena_base, p->strings[i].length});
-      s->domain_of_.push_back(shift(p->domain_of[i]));
+      s->tables_->domain_of.push_back(shift(p->domain_of[i]));
     }
     for (const RecipientEntry& r : p->recipients) {
-      s->recipients_.push_back(
+      s->tables_->recipients.push_back(
           {shift(r.address), shift(r.orig_address), shift(r.delay_reason)});
     }
     for (Entry e : p->entries) {
@@ -297,12 +297,50 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::Build(
   return snapshot.ok() ? *snapshot : nullptr;
 }
 
+std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithUpdates(
+    const std::vector<EntryUpdate>& updates, int64_t generation) const {
+  std::shared_ptr<QueueSnapshot> s(new QueueSnapshot());
+  s->tables_ = tables_;
+  s->problems_ = problems_;
+  s->generation_ = generation;
+  s->scan_time_ = scan_time_;
+  s->scan_duration_ = scan_duration_;
+  constexpr uint32_t kRemoved = UINT32_MAX;
+  std::vector<const EntryUpdate*> update_of(entries_.size(), nullptr);
+  for (const EntryUpdate& u : updates) {
+    auto it = std::lower_bound(
+        by_id_.begin(), by_id_.end(), absl::string_view(u.queue_id),
+        [&](uint32_t i, absl::string_view id) { return Str(entries_[i].id) < id; });
+    if (it != by_id_.end() && Str(entries_[*it].id) == u.queue_id) {
+      update_of[*it] = &u;
+    }
+  }
+  std::vector<uint32_t> new_index(entries_.size(), kRemoved);
+  s->entries_.reserve(entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry e = entries_[i];
+    if (const EntryUpdate* u = update_of[i]) {
+      if (!u->queue) continue;
+      e.queue = *u->queue;
+      e.next_attempt_us = u->next_attempt ? ToMicros(*u->next_attempt) : kNoTime;
+      e.forced_expire = u->forced_expire;
+    }
+    new_index[i] = static_cast<uint32_t>(s->entries_.size());
+    s->entries_.push_back(e);
+  }
+  s->by_id_.reserve(s->entries_.size());
+  for (uint32_t i : by_id_) {
+    if (new_index[i] != kRemoved) s->by_id_.push_back(new_index[i]);
+  }
+  return s;
+}
+
 size_t QueueSnapshot::MemoryBytes() const {
-  return sizeof(*this) + arena_.capacity() +
-         strings_.capacity() * sizeof(StrRef) +
-         domain_of_.capacity() * sizeof(StrId) +
+  return sizeof(*this) + tables_->arena.capacity() +
+         tables_->strings.capacity() * sizeof(StrRef) +
+         tables_->domain_of.capacity() * sizeof(StrId) +
          entries_.capacity() * sizeof(Entry) +
-         recipients_.capacity() * sizeof(RecipientEntry) +
+         tables_->recipients.capacity() * sizeof(RecipientEntry) +
          by_id_.capacity() * sizeof(uint32_t);
 }
 
@@ -349,8 +387,8 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
   QueueSummary sum;
   // Counting goes by string id, not by string: a large queue's summary
   // hashes nothing per recipient.
-  std::vector<std::pair<int64_t, int64_t>> domain_counts(strings_.size());
-  std::vector<int64_t> reason_counts(strings_.size(), 0);
+  std::vector<std::pair<int64_t, int64_t>> domain_counts(tables_->strings.size());
+  std::vector<int64_t> reason_counts(tables_->strings.size(), 0);
   std::vector<StrId> message_domains;
   for (const Entry& e : entries_) {
     View v(this, &e);
@@ -376,9 +414,9 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
     }
     message_domains.clear();
     for (uint32_t i = 0; i < e.recipient_count; ++i) {
-      const RecipientEntry& r = recipients_[e.first_recipient + i];
+      const RecipientEntry& r = tables_->recipients[e.first_recipient + i];
       if (r.delay_reason != 0) reason_counts[r.delay_reason]++;
-      StrId d = domain_of_[r.address];
+      StrId d = tables_->domain_of[r.address];
       if (d == 0) continue;
       domain_counts[d].first++;
       if (std::find(message_domains.begin(), message_domains.end(), d) ==
@@ -390,7 +428,7 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
   }
   absl::flat_hash_map<absl::string_view, std::pair<int64_t, int64_t>> domains;
   absl::flat_hash_map<absl::string_view, int64_t> reasons;
-  for (StrId id = 1; id < strings_.size(); ++id) {
+  for (StrId id = 1; id < tables_->strings.size(); ++id) {
     // Each scanning thread stored its own copy of a string, so one text may
     // have several ids: add their counts up.
     if (domain_counts[id].first > 0) {

@@ -73,7 +73,7 @@ class QueueSnapshot {
     uint32_t offset = 0;
     uint32_t length = 0;
   };
-  // A de-duplicated string: an index into strings_; 0 is the empty string.
+  // A de-duplicated string: an index into tables_->strings; 0 is the empty string.
   using StrId = uint32_t;
   struct Entry {
     int64_t arrival_us;
@@ -121,7 +121,7 @@ class QueueSnapshot {
     friend class QueueSnapshot;
     View(const QueueSnapshot* s, const Entry* e) : s_(s), e_(e) {}
     const RecipientEntry& Rcpt(size_t i) const {
-      return s_->recipients_[e_->first_recipient + i];
+      return s_->tables_->recipients[e_->first_recipient + i];
     }
     const QueueSnapshot* s_;
     const Entry* e_;
@@ -133,6 +133,20 @@ class QueueSnapshot {
                                                     int64_t generation);
 
   class Builder;
+
+  // A change to one message that an action made: where it is now.
+  struct EntryUpdate {
+    std::string queue_id;
+    std::optional<QueueKind> queue;  // nullopt: the message is gone
+    std::optional<absl::Time> next_attempt;
+    bool forced_expire = false;
+  };
+  // This snapshot with `updates` applied (ids it does not hold are
+  // ignored), as generation `generation`. Shares strings and recipients
+  // with this one: a few milliseconds for 100,000 messages, where a rescan
+  // takes most of a second.
+  std::shared_ptr<const QueueSnapshot> WithUpdates(
+      const std::vector<EntryUpdate>& updates, int64_t generation) const;
 
   size_t size() const { return entries_.size(); }
   int64_t generation() const { return generation_; }
@@ -158,16 +172,21 @@ class QueueSnapshot {
   friend class Builder;
   QueueSnapshot() = default;
   absl::string_view Str(StrRef r) const {
-    return absl::string_view(arena_.data() + r.offset, r.length);
+    return absl::string_view(tables_->arena.data() + r.offset, r.length);
   }
-  absl::string_view Str(StrId id) const { return Str(strings_[id]); }
+  absl::string_view Str(StrId id) const { return Str(tables_->strings[id]); }
 
-  std::string arena_;
-  std::vector<StrRef> strings_;  // by StrId
-  // For a recipient address's StrId, its domain's; 0 for other strings.
-  std::vector<StrId> domain_of_;
+  // What a snapshot and the snapshots patched from it share: strings and
+  // recipients never change after a scan, only entries do.
+  struct Tables {
+    std::string arena;
+    std::vector<StrRef> strings;  // by StrId
+    // For a recipient address's StrId, its domain's; 0 for other strings.
+    std::vector<StrId> domain_of;
+    std::vector<RecipientEntry> recipients;
+  };
+  std::shared_ptr<Tables> tables_ = std::make_shared<Tables>();
   std::vector<Entry> entries_;  // sorted by (arrival_us, id)
-  std::vector<RecipientEntry> recipients_;
   std::vector<uint32_t> by_id_;  // entry indices sorted by id
   std::vector<postfix::ScanProblem> problems_;
   int64_t generation_ = 0;

@@ -172,8 +172,77 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
 
 }  // namespace
 
-AgentServiceImpl::AgentServiceImpl(QueueIndex* index, std::string hostname)
-    : index_(index), hostname_(std::move(hostname)) {}
+AgentServiceImpl::AgentServiceImpl(QueueIndex* index, std::string hostname,
+                                   const QueueActions* actions,
+                                   const postfix::PostfixTools* tools)
+    : index_(index),
+      hostname_(std::move(hostname)),
+      actions_(actions),
+      tools_(tools) {}
+
+namespace {
+
+// Runs `work` (Postfix's tools: seconds, not microseconds) on a thread of
+// its own and finishes the call from there, never blocking a reactor.
+grpc::ServerUnaryReactor* RunOnWorker(grpc::CallbackServerContext* context,
+                                      std::atomic<int>* in_flight,
+                                      std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (in_flight->fetch_add(1) >= kMaxConcurrentActions) {
+    in_flight->fetch_sub(1);
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "too many actions running at once; try again"));
+    return reactor;
+  }
+  std::thread([reactor, in_flight, work = std::move(work)] {
+    absl::Status status = work();
+    in_flight->fetch_sub(1);
+    reactor->Finish(ToGrpc(status));
+  }).detach();
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Act(grpc::CallbackServerContext* context,
+                                                const v1::ActRequest* request,
+                                                v1::ActResponse* response) {
+  auto core = ActionRequestFromProto(*request);
+  if (!core.ok()) return Finish(context, core.status());
+  return RunOnWorker(context, &actions_in_flight_,
+                     [this, core = *std::move(core), request, response] {
+                       auto result = actions_->Act(core);
+                       if (!result.ok()) return result.status();
+                       ToProto(*result, *request, response);
+                       return absl::OkStatus();
+                     });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Flush(grpc::CallbackServerContext* context,
+                                                  const v1::FlushRequest* request,
+                                                  v1::FlushResponse* response) {
+  const int targets = (request->all() ? 1 : 0) + (request->queue_ids_size() > 0 ? 1 : 0) +
+                      (request->site().empty() ? 0 : 1);
+  if (targets != 1) {
+    return Finish(context, absl::InvalidArgumentError(
+                               "flush takes exactly one of: all, queue ids, a site"));
+  }
+  std::vector<std::string> ids(request->queue_ids().begin(), request->queue_ids().end());
+  for (const std::string& id : ids) {
+    absl::Status valid = ValidatePostfixQueueId(id);
+    if (!valid.ok()) return Finish(context, valid);
+  }
+  if (!request->site().empty()) {
+    absl::Status valid = postfix::ValidateFlushSite(request->site());
+    if (!valid.ok()) return Finish(context, valid);
+  }
+  return RunOnWorker(context, &actions_in_flight_,
+                     [this, ids = std::move(ids), site = request->site()] {
+                       if (!site.empty()) return tools_->FlushSite(site);
+                       if (!ids.empty()) return tools_->FlushIds(ids);
+                       return tools_->FlushAll();
+                     });
+}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Summary(
     grpc::CallbackServerContext* context, const v1::SummaryRequest* request,

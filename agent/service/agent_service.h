@@ -7,7 +7,9 @@
 #include <atomic>
 #include <string>
 
+#include "agent/actions/queue_actions.h"
 #include "agent/index/queue_index.h"
+#include "agent/postfix/postfix_tools.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet {
@@ -19,11 +21,14 @@ inline constexpr int kDefaultTopN = 10;
 inline constexpr int kMaxTopN = 1000;
 // GetMessage streams at once; each reads on a thread of its own.
 inline constexpr int kMaxConcurrentReads = 32;
+// Act and Flush calls at once; each runs Postfix's tools on a thread.
+inline constexpr int kMaxConcurrentActions = 4;
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
-  // `index` must outlive the service.
-  AgentServiceImpl(QueueIndex* index, std::string hostname);
+  // All must outlive the service.
+  AgentServiceImpl(QueueIndex* index, std::string hostname,
+                   const QueueActions* actions, const postfix::PostfixTools* tools);
 
   grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
                                     const v1::SummaryRequest* request,
@@ -34,11 +39,20 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   grpc::ServerWriteReactor<v1::GetMessageResponse>* GetMessage(
       grpc::CallbackServerContext* context,
       const v1::GetMessageRequest* request) override;
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context,
+                                const v1::ActRequest* request,
+                                v1::ActResponse* response) override;
+  grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* context,
+                                  const v1::FlushRequest* request,
+                                  v1::FlushResponse* response) override;
 
  private:
   QueueIndex* index_;
   std::string hostname_;
+  const QueueActions* actions_;
+  const postfix::PostfixTools* tools_;
   std::atomic<int> reads_in_flight_{0};
+  std::atomic<int> actions_in_flight_{0};
 };
 
 }  // namespace mailfleet

@@ -177,6 +177,51 @@ void ToProto(const Message& m, v1::Message* out) {
   SetText(m.parse_error, out->mutable_parse_error());
 }
 
+absl::StatusOr<ActionRequest> ActionRequestFromProto(const v1::ActRequest& request) {
+  ActionRequest r;
+  switch (request.action()) {
+    case v1::ACTION_DELETE: r.action = postfix::QueueAction::kDelete; break;
+    case v1::ACTION_HOLD: r.action = postfix::QueueAction::kHold; break;
+    case v1::ACTION_RELEASE: r.action = postfix::QueueAction::kRelease; break;
+    case v1::ACTION_REQUEUE: r.action = postfix::QueueAction::kRequeue; break;
+    case v1::ACTION_EXPIRE: r.action = postfix::QueueAction::kExpire; break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown action ", static_cast<int>(request.action()),
+          ": expected delete, hold, release, requeue or expire"));
+  }
+  const v1::Selector& sel = request.selector();
+  if (sel.queue_ids_size() > static_cast<int>(kMaxIdsPerAction)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        sel.queue_ids_size(), " queue ids in one request; the limit is ",
+        kMaxIdsPerAction));
+  }
+  r.queue_ids.assign(sel.queue_ids().begin(), sel.queue_ids().end());
+  if (sel.has_filter()) {
+    auto filter = CompileFilter(sel.filter());
+    if (!filter.ok()) return filter.status();
+    r.filter = *std::move(filter);
+  }
+  r.all = sel.all();
+  r.dry_run = request.dry_run();
+  return r;
+}
+
+void ToProto(const ActionResult& result, const v1::ActRequest& request,
+             v1::ActResponse* out) {
+  out->set_action(request.action());
+  out->set_dry_run(request.dry_run());
+  out->set_matched(static_cast<int64_t>(result.matched));
+  out->set_failed(static_cast<int64_t>(result.failures.size()));
+  out->set_succeeded(request.dry_run() ? 0 : static_cast<int64_t>(result.queue_ids.size()));
+  for (const std::string& id : result.queue_ids) out->add_queue_ids(id);
+  for (const auto& f : result.failures) {
+    v1::ActFailure* p = out->add_failures();
+    SetText(f.queue_id, p->mutable_queue_id());
+    SetText(f.reason, p->mutable_reason());
+  }
+}
+
 void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
   for (int i = 1; i < kQueueKindCount; ++i) {
     const QueueStats& qs = s.queues[i];

@@ -6,9 +6,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/actions/queue_actions.h"
 #include "agent/index/queue_snapshot.h"
 #include "common/filter.h"
 #include "common/message.h"
+#include "mailfleet/v1/agent.pb.h"
 #include "mailfleet/v1/types.pb.h"
 
 namespace mailfleet {
@@ -22,6 +24,12 @@ absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter);
 void ToProto(const QueueSnapshot::View& view, v1::Message* out);
 void ToProto(const Message& m, v1::Message* out);
 void ToProto(const QueueSummary& summary, absl::Time now, v1::QueueSummary* out);
+
+// Checks the request (action known, ids well-formed, filter valid); the
+// selection rules are QueueActions'.
+absl::StatusOr<ActionRequest> ActionRequestFromProto(const v1::ActRequest& request);
+void ToProto(const ActionResult& result, const v1::ActRequest& request,
+             v1::ActResponse* out);
 
 // Clamped to the range a Timestamp may hold.
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);

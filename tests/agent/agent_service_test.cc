@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "agent/index/queue_index.h"
 #include "agent/postfix/queue_reader.h"
 #include "gmock/gmock.h"
@@ -21,6 +23,29 @@ using ::testing::HasSubstr;
 // the server queues for a slow reader.
 constexpr size_t kBigMessageLines = 12000;
 
+// Plays postsuper on the fake queue: "acts" on every id it is given that
+// the test put there, as the real one reports it.
+class FakePostsuper : public ProcessRunner {
+ public:
+  absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv,
+                                    const ProcessOptions& options) override {
+    absl::MutexLock lock(&mu);
+    calls.push_back(argv);
+    ProcessResult r;
+    if (argv[0] != "postsuper") return r;  // postqueue: flushed
+    const std::string verb = argv[3] == "-h"   ? "placed on hold"
+                             : argv[3] == "-H" ? "released from hold"
+                             : argv[3] == "-d" ? "removed"
+                                               : "requeued";
+    for (absl::string_view id : absl::StrSplit(options.stdin_text, '\n', absl::SkipEmpty())) {
+      if (!absl::StartsWith(id, "FFFF")) absl::StrAppend(&r.stderr_text, "postsuper: ", id, ": ", verb, "\n");
+    }
+    return r;
+  }
+  absl::Mutex mu;
+  std::vector<std::vector<std::string>> calls;
+};
+
 class AgentServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -28,7 +53,7 @@ class AgentServiceTest : public ::testing::Test {
     for (int i = 0; i < 25; ++i) {
       std::string id = absl::StrFormat("%05X%05X", 0x10000 + i, 0xA0000 + i);
       std::vector<std::string> lines = {"Subject: message " + std::to_string(i), ""};
-      for (int l = 0; l < (i == 3 ? kBigMessageLines : 2); ++l) {
+      for (size_t l = 0; l < (i == 3 ? kBigMessageLines : 2); ++l) {
         lines.push_back(std::string(60, 'a' + (l % 26)));
       }
       fs_.AddFile("/q/deferred/" + id.substr(0, 1) + "/" + id,
@@ -42,7 +67,10 @@ class AgentServiceTest : public ::testing::Test {
     reader_ = std::make_unique<postfix::QueueReader>(&fs_, config_, 2);
     index_ = std::make_unique<QueueIndex>(reader_.get());
     ASSERT_TRUE(index_->Rescan().ok());
-    service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test");
+    tools_ = std::make_unique<postfix::PostfixTools>(&runner_, "/etc/postfix-test");
+    actions_ = std::make_unique<QueueActions>(index_.get(), tools_.get(), &fs_);
+    service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test",
+                                                  actions_.get(), tools_.get());
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -61,6 +89,9 @@ class AgentServiceTest : public ::testing::Test {
   std::vector<std::string> ids_;
   std::unique_ptr<postfix::QueueReader> reader_;
   std::unique_ptr<QueueIndex> index_;
+  FakePostsuper runner_;
+  std::unique_ptr<postfix::PostfixTools> tools_;
+  std::unique_ptr<QueueActions> actions_;
   std::unique_ptr<AgentServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
@@ -203,6 +234,92 @@ TEST_F(AgentServiceTest, GetMessageRefusesMalformedIdsAndReportsUnknownOnes) {
   grpc::Status s = reader->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(s.error_message(), HasSubstr("FFFFFFFFFF"));
+}
+
+TEST_F(AgentServiceTest, ActRefusesUnsafeOrMalformedSelectionsBeforeRunningAnything) {
+  auto act = [&](const v1::ActRequest& req) {
+    grpc::ClientContext ctx;
+    v1::ActResponse resp;
+    return stub_->Act(&ctx, req, &resp);
+  };
+  v1::ActRequest req;
+  req.set_action(v1::ACTION_DELETE);
+  req.mutable_selector()->mutable_filter();  // selects everything
+  grpc::Status s = act(req);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("all"));
+  req.mutable_selector()->add_queue_ids(ids_[0]);
+  EXPECT_EQ(act(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);  // both
+  req.mutable_selector()->clear_filter();
+  req.mutable_selector()->add_queue_ids("../../etc/passwd");
+  s = act(req);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("invalid character"));
+  req = {};
+  req.set_action(v1::ACTION_HOLD);
+  EXPECT_EQ(act(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);  // nothing
+  req.mutable_selector()->add_queue_ids(ids_[0]);
+  req.set_action(static_cast<v1::Action>(42));
+  EXPECT_EQ(act(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  absl::MutexLock lock(&runner_.mu);
+  EXPECT_TRUE(runner_.calls.empty());
+}
+
+TEST_F(AgentServiceTest, DryRunReportsTheSelectionAndChangesNothing) {
+  grpc::ClientContext ctx;
+  v1::ActRequest req;
+  req.set_action(v1::ACTION_HOLD);
+  req.set_dry_run(true);
+  req.mutable_selector()->mutable_filter()->set_pattern("five.example");
+  v1::ActResponse resp;
+  ASSERT_TRUE(stub_->Act(&ctx, req, &resp).ok());
+  EXPECT_TRUE(resp.dry_run());
+  EXPECT_EQ(resp.matched(), 5);
+  EXPECT_EQ(resp.queue_ids_size(), 5);
+  EXPECT_EQ(resp.succeeded(), 0);
+  absl::MutexLock lock(&runner_.mu);
+  EXPECT_TRUE(runner_.calls.empty());
+}
+
+TEST_F(AgentServiceTest, HoldByIdsReportsEachFailure) {
+  grpc::ClientContext ctx;
+  v1::ActRequest req;
+  req.set_action(v1::ACTION_HOLD);
+  req.mutable_selector()->add_queue_ids(ids_[1]);
+  req.mutable_selector()->add_queue_ids(ids_[2]);
+  req.mutable_selector()->add_queue_ids("FFFFFF0001");  // not in the queue
+  v1::ActResponse resp;
+  grpc::Status s = stub_->Act(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.matched(), 3);
+  EXPECT_EQ(resp.succeeded(), 2);
+  EXPECT_EQ(resp.failed(), 1);
+  ASSERT_EQ(resp.failures_size(), 1);
+  EXPECT_EQ(resp.failures(0).queue_id(), "FFFFFF0001");
+  absl::MutexLock lock(&runner_.mu);
+  ASSERT_EQ(runner_.calls.size(), 1u);
+  EXPECT_THAT(runner_.calls[0],
+              ::testing::ElementsAre("postsuper", "-c", "/etc/postfix-test", "-h", "-"));
+}
+
+TEST_F(AgentServiceTest, FlushTakesExactlyOneTarget) {
+  auto flush = [&](const v1::FlushRequest& req) {
+    grpc::ClientContext ctx;
+    v1::FlushResponse resp;
+    return stub_->Flush(&ctx, req, &resp);
+  };
+  v1::FlushRequest req;
+  EXPECT_EQ(flush(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_all(true);
+  EXPECT_TRUE(flush(req).ok());
+  req.set_site("example.com");
+  EXPECT_EQ(flush(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req = {};
+  req.set_site("-x; rm");
+  EXPECT_EQ(flush(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req = {};
+  req.add_queue_ids(ids_[0]);
+  EXPECT_TRUE(flush(req).ok());
 }
 
 }  // namespace

@@ -142,6 +142,26 @@ TEST(QueueSnapshotTest, PartsOfAParallelScanJoinIntoOneSnapshot) {
   EXPECT_EQ(sum.problem_count, 1);
 }
 
+TEST(QueueSnapshotTest, UpdatesMoveAndRemoveMessagesWithoutARescan) {
+  auto s = Sample();
+  std::vector<QueueSnapshot::EntryUpdate> updates(3);
+  updates[0].queue_id = "AAAAAA01";
+  updates[0].queue = QueueKind::kHold;
+  updates[1].queue_id = "AAAAAA02";  // gone
+  updates[2].queue_id = "NOTTHERE";  // ignored
+  updates[2].queue = QueueKind::kHold;
+  auto t = s->WithUpdates(updates, 8);
+  EXPECT_EQ(t->generation(), 8);
+  EXPECT_EQ(s->size(), 4u);  // the original is untouched
+  EXPECT_THAT(Ids(*t, Filter(), nullptr, 10), ElementsAre("AAAAAA03", "AAAAAA00", "AAAAAA01"));
+  ASSERT_TRUE(t->Find("AAAAAA01").has_value());
+  EXPECT_EQ(t->Find("AAAAAA01")->queue_kind(), QueueKind::kHold);
+  EXPECT_EQ(t->Find("AAAAAA01")->recipient_address(1), "b@two.example");
+  EXPECT_FALSE(t->Find("AAAAAA02").has_value());
+  EXPECT_TRUE(t->Find("AAAAAA00").has_value());
+  EXPECT_EQ(t->Summarize(Filter(), kNow, 5).queues[static_cast<int>(QueueKind::kHold)].messages, 2);
+}
+
 TEST(QueueSnapshotTest, StoresRepeatedStringsOnce) {
   postfix::ScanResult scan;
   std::string reason(200, 'r');

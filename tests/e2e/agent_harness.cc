@@ -13,7 +13,10 @@ absl::StatusOr<std::unique_ptr<AgentHarness>> AgentHarness::Start(
   h->index_ = std::make_unique<QueueIndex>(h->reader_.get());
   absl::Status s = h->index_->Rescan();
   if (!s.ok()) return s;
-  h->service_ = std::make_unique<AgentServiceImpl>(h->index_.get(), "e2e");
+  h->tools_ = std::make_unique<postfix::PostfixTools>(&h->runner_, postfix_config_dir);
+  h->actions_ = std::make_unique<QueueActions>(h->index_.get(), h->tools_.get(), &h->fs_);
+  h->service_ = std::make_unique<AgentServiceImpl>(h->index_.get(), "e2e",
+                                                   h->actions_.get(), h->tools_.get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

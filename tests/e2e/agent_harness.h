@@ -41,6 +41,8 @@ class AgentHarness {
   RealProcessRunner runner_;
   std::unique_ptr<postfix::QueueReader> reader_;
   std::unique_ptr<QueueIndex> index_;
+  std::unique_ptr<postfix::PostfixTools> tools_;
+  std::unique_ptr<QueueActions> actions_;
   std::unique_ptr<AgentServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
