@@ -33,3 +33,8 @@ echo
   --postfix-config-dir "$ROOT/config" \
   --agent-bin "$BUILD_DIR/agent/mailfleet-agent" \
   --cli-bin "$BUILD_DIR/client/cli/mailfleet" --runs "$RUNS"
+echo
+"$BUILD_DIR/bench/actions/mailfleet-bench-actions" \
+  --postfix-config-dir "$ROOT/config" \
+  --agent-bin "$BUILD_DIR/agent/mailfleet-agent" \
+  --cli-bin "$BUILD_DIR/client/cli/mailfleet" --runs "${ACTION_RUNS:-3}"
