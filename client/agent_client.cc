@@ -18,7 +18,8 @@ absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
     return absl::InvalidArgumentError("agent address is empty");
   }
   if (options.rpc_timeout <= absl::ZeroDuration() ||
-      options.stream_timeout <= absl::ZeroDuration()) {
+      options.stream_timeout <= absl::ZeroDuration() ||
+      options.action_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("agent call timeouts must be positive");
   }
   if (options.list_page_size <= 0 || options.list_page_size > 10000) {
@@ -183,6 +184,25 @@ absl::StatusOr<v1::MessageWithContent> AgentClient::FetchMessage(
         return absl::OkStatus();
       }));
   return result;
+}
+
+absl::StatusOr<v1::ActResponse> AgentClient::Act(
+    const v1::ActRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.action_timeout);
+  v1::ActResponse response;
+  MF_RETURN_IF_ERROR(FromGrpcStatus(stub_->Act(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::FlushResponse> AgentClient::Flush(
+    const v1::FlushRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.action_timeout);
+  v1::FlushResponse response;
+  MF_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->Flush(&context, request, &response)));
+  return response;
 }
 
 }  // namespace mailfleet

@@ -32,6 +32,10 @@ struct AgentClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);
   // Deadline of one whole GetMessage stream, which may carry many MiB.
   absl::Duration stream_timeout = absl::Minutes(5);
+  // Deadline of each Act and Flush: postsuper on 100,000 messages takes
+  // minutes, and a deadline that expires mid-action leaves the operator
+  // not knowing what was done.
+  absl::Duration action_timeout = absl::Minutes(10);
   // Messages per List page in ListAll; the agent accepts at most 10000.
   int32_t list_page_size = 5000;
   // A compromised or buggy agent must not make the client allocate without
@@ -87,6 +91,15 @@ class AgentClient {
   // GetMessage assembled in memory: for callers that want the whole thing.
   absl::StatusOr<v1::MessageWithContent> FetchMessage(
       const std::string& queue_id, bool envelope_only);
+
+  // Deletes, holds, releases, requeues or expires what `request` selects,
+  // or with dry_run only reports what it would select. Messages that failed
+  // are in the response, not in the status; the status is an error only
+  // when nothing was done (an invalid id or filter, a refused selector).
+  absl::StatusOr<v1::ActResponse> Act(const v1::ActRequest& request);
+
+  // Asks Postfix to deliver deferred mail now (postqueue -f, -i, -s).
+  absl::StatusOr<v1::FlushResponse> Flush(const v1::FlushRequest& request);
 
   const std::string& address() const { return address_; }
   const AgentClientOptions& options() const { return options_; }

@@ -27,9 +27,14 @@ int Report(const CliEnv& env, int exit_code, absl::string_view message) {
   return exit_code;
 }
 
+// Actions and flush wait longer for the agent than queries do.
+bool IsAction(const Command& command) {
+  return (command.flag_groups & (kActionFlags | kFlushFlags)) != 0;
+}
+
 // What the operator should read: the agent's own message, with where it
 // came from when the agent was never reached.
-std::string FailureMessage(const absl::Status& status,
+std::string FailureMessage(const absl::Status& status, const Command& command,
                            const CommandLine& line) {
   const std::string message = status.message().empty()
                                   ? absl::StatusCodeToString(status.code())
@@ -42,9 +47,15 @@ std::string FailureMessage(const absl::Status& status,
       // UNKNOWN with a message that does not say which agent.
       return absl::StrCat("agent at ", line.agent, ": ", message);
     case absl::StatusCode::kDeadlineExceeded:
-      return absl::StrCat("agent at ", line.agent, " did not answer within ",
-                          absl::FormatDuration(line.timeout), " (", message,
-                          ")");
+      return absl::StrCat(
+          "agent at ", line.agent, " did not answer within ",
+          absl::FormatDuration(IsAction(command) ? line.action_timeout
+                                                 : line.timeout),
+          " (", message, ")",
+          // The agent may still be running postsuper.
+          IsAction(command) && !line.dry_run
+              ? "; it may have acted on some messages: see mailfleet ls"
+              : "");
     default:
       return message;
   }
@@ -52,7 +63,8 @@ std::string FailureMessage(const absl::Status& status,
 
 // Everything that can be wrong with a command line before anything is
 // sent; each is a usage error.
-absl::Status CheckCommandLine(const CommandLine& line, const Command* command) {
+absl::Status CheckCommandLine(const CommandLine& line, const Command* command,
+                              bool can_ask) {
   if (line.command.empty()) {
     return absl::InvalidArgumentError("no command given; see mailfleet --help");
   }
@@ -83,6 +95,11 @@ absl::Status CheckCommandLine(const CommandLine& line, const Command* command) {
   if (absl::Status status = CheckFilter(line.filter); !status.ok()) {
     return status;
   }
+  if (command->check != nullptr) {
+    if (absl::Status status = command->check(line, can_ask); !status.ok()) {
+      return status;
+    }
+  }
   if (line.agent.empty()) {
     return absl::InvalidArgumentError("no agent given: --agent ADDR");
   }
@@ -100,21 +117,23 @@ int RunCli(const std::vector<std::string>& args, const CliEnv& env) {
     env.out->flush();
     return kExitOk;
   }
-  if (absl::Status status = CheckCommandLine(*line, command); !status.ok()) {
+  if (absl::Status status =
+          CheckCommandLine(*line, command, CommandContext::CanAsk(env));
+      !status.ok()) {
     return Report(env, kExitUsage, status.message());
   }
 
   absl::Status status;
   {
     Output out(*env.out, line->format, DisplayContext{env.now, env.zone});
-    CommandContext context(*line, out);
+    CommandContext context(*line, out, env);
     status = command->run(context);
     // What was printed before a failure stays printed, ahead of the error.
     absl::Status flushed = out.Flush();
     if (status.ok()) status = flushed;
   }
   if (!status.ok()) {
-    return Report(env, kExitFailure, FailureMessage(status, *line));
+    return Report(env, kExitFailure, FailureMessage(status, *command, *line));
   }
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 #ifndef MAILFLEET_CLIENT_CLI_CLI_H_
 #define MAILFLEET_CLIENT_CLI_CLI_H_
 
+#include <istream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -23,13 +24,18 @@ struct CliEnv {
   // Ages are measured from `now`; times are shown in `zone`.
   absl::Time now;
   absl::TimeZone zone;
+  // Where an action selected by a filter reads the operator's confirmation,
+  // asked on `err`. Without a terminal (`interactive` false, or no `in`),
+  // nobody is asked: such an action needs --yes.
+  std::istream* in = nullptr;
+  bool interactive = false;
 };
 
 // Runs one command line (`args` without the program name). Results go to
 // `out`; an error goes to `err` as one line, "mailfleet: <message>".
 int RunCli(const std::vector<std::string>& args, const CliEnv& env);
 
-// With the real clock and the local time zone.
+// With the real clock and the local time zone, and nobody to ask.
 int RunCli(const std::vector<std::string>& args, std::ostream& out,
            std::ostream& err);
 

@@ -28,6 +28,7 @@ absl::Status SetTimeout(absl::string_view value, CommandLine* line) {
     return absl::InvalidArgumentError("expected a timeout above 0");
   }
   line->timeout = *timeout;
+  line->action_timeout = *timeout;
   return absl::OkStatus();
 }
 
@@ -109,12 +110,37 @@ absl::Status SetTop(absl::string_view value, CommandLine* line) {
   return absl::OkStatus();
 }
 
+absl::Status SetAll(absl::string_view, CommandLine* line) {
+  line->all = true;
+  return absl::OkStatus();
+}
+
+absl::Status SetDryRun(absl::string_view, CommandLine* line) {
+  line->dry_run = true;
+  return absl::OkStatus();
+}
+
+absl::Status SetYes(absl::string_view, CommandLine* line) {
+  line->yes = true;
+  return absl::OkStatus();
+}
+
+absl::Status SetSite(absl::string_view value, CommandLine* line) {
+  // The agent checks the name; an empty one would mean "no site" on the
+  // wire, i.e. flush everything.
+  if (value.empty()) return absl::InvalidArgumentError("expected a domain");
+  line->site = std::string(value);
+  return absl::OkStatus();
+}
+
 constexpr FlagSpec kFlags[] = {
     {"--agent", "", "ADDR", "the agent to ask (host:port)", kGlobalFlags,
      SetAgent},
     {"--output", "-o", "FORMAT", "table (default), wide or json", kGlobalFlags,
      SetOutput},
-    {"--timeout", "", "DUR", "deadline of each call to the agent (default 30s)",
+    {"--timeout", "", "DUR",
+     "deadline of each call to the agent (default 30s; 10m for actions and "
+     "flush)",
      kGlobalFlags, SetTimeout},
     {"--help", "-h", "", "print this help", kGlobalFlags, SetHelp},
 
@@ -147,6 +173,20 @@ constexpr FlagSpec kFlags[] = {
      SetEnvelopeOnly},
     {"--top", "", "N", "how many top domains and delay reasons (default 10)",
      kSummaryFlags, SetTop},
+
+    {"--all", "", "",
+     "act on every message the filter selects even if that is the whole "
+     "queue; alone, selects every message",
+     kActionFlags, SetAll},
+    {"--dry-run", "", "", "show what would be acted on; change nothing",
+     kActionFlags, SetDryRun},
+    {"--yes", "", "",
+     "do not ask before acting on a filter's selection (needed when standard "
+     "input is not a terminal)",
+     kActionFlags, SetYes},
+    {"--site", "", "DOMAIN",
+     "flush only mail for DOMAIN (needs fast_flush_domains; postqueue -s)",
+     kFlushFlags, SetSite},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {

@@ -28,6 +28,8 @@ enum FlagGroup : uint32_t {
   kListFlags = 1u << 2,     // ls
   kShowFlags = 1u << 3,     // show
   kSummaryFlags = 1u << 4,  // summary
+  kActionFlags = 1u << 5,   // hold, release, requeue, delete, expire
+  kFlushFlags = 1u << 6,    // flush
 };
 
 struct CommandLine;
@@ -47,6 +49,9 @@ struct CommandLine {
   std::string agent;
   OutputFormat format = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(30);
+  // Act and Flush: postsuper on many thousands of messages takes minutes.
+  // --timeout sets both.
+  absl::Duration action_timeout = absl::Minutes(10);
   bool help = false;
 
   // The first word that is not a flag, and the words after it.
@@ -57,7 +62,11 @@ struct CommandLine {
   v1::Filter filter;
   int64_t limit = 0;  // 0: no limit.
   bool envelope_only = false;
-  int32_t top = 0;  // 0: the agent's default.
+  int32_t top = 0;       // 0: the agent's default.
+  bool all = false;      // A filter may select the whole queue.
+  bool dry_run = false;  // Only report what would be acted on.
+  bool yes = false;      // Act on a filter's selection without asking.
+  std::string site;      // flush --site
 
   // Every flag given, in order, to check that it fits the command.
   std::vector<const FlagSpec*> given;

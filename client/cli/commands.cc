@@ -1,19 +1,52 @@
 #include "client/cli/commands.h"
 
 #include <algorithm>
+#include <istream>
+#include <string>
 #include <utility>
+
+#include "absl/strings/ascii.h"
 
 namespace mailfleet::cli {
 namespace {
 
+// What every action's --help adds.
+constexpr absl::string_view kActionDetails =
+    "Select messages by queue ID, or by filter flags, not both. A filter "
+    "that selects every message needs --all; --all alone selects the whole "
+    "queue. Selected by a filter, the action first runs as a dry run, says "
+    "how many messages it selected and asks before going on, then acts on "
+    "exactly the messages it counted; when standard input is not a "
+    "terminal, it needs --yes instead. Exit status 1 if any message failed.";
+
 constexpr Command kCommands[] = {
     {"summary", "",
-     "counts, bytes and ages per queue, top domains and delay reasons",
-     kFilterFlags | kSummaryFlags, 0, 0, RunSummary},
-    {"ls", "", "list messages (every match, page by page, unless --limit)",
-     kFilterFlags | kListFlags, 0, 0, RunList},
-    {"show", "ID", "one message's envelope and raw content", kShowFlags, 1, 1,
-     RunShow},
+     "counts, bytes and ages per queue, top domains and delay reasons", "",
+     kFilterFlags | kSummaryFlags, 0, 0, nullptr, RunSummary},
+    {"ls", "", "list messages (every match, page by page, unless --limit)", "",
+     kFilterFlags | kListFlags, 0, 0, nullptr, RunList},
+    {"show", "ID", "one message's envelope and raw content", "", kShowFlags, 1,
+     1, nullptr, RunShow},
+    {"hold", "[ID...]", "put messages on hold (postsuper -h)", kActionDetails,
+     kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunHold},
+    {"release", "[ID...]", "release held messages (postsuper -H)",
+     kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
+     RunRelease},
+    {"requeue", "[ID...]",
+     "requeue messages under new queue ids (postsuper -r)", kActionDetails,
+     kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunRequeue},
+    {"delete", "[ID...]", "delete messages for good (postsuper -d)",
+     kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
+     RunDelete},
+    {"expire", "[ID...]",
+     "bounce messages at the next queue run (postsuper -e)", kActionDetails,
+     kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunExpire},
+    {"flush", "[ID...]",
+     "deliver deferred mail now: all of it, these messages, or --site DOMAIN",
+     "With no ID and no --site, flushes the whole queue (postqueue -f); with "
+     "IDs, those messages (postqueue -i); with --site, the mail for one "
+     "destination (postqueue -s).",
+     kFlushFlags, 0, kAnyNumber, CheckFlush, RunFlush},
 };
 
 }  // namespace
@@ -24,12 +57,33 @@ absl::StatusOr<AgentClient*> CommandContext::Agent() {
     options.rpc_timeout = line_.timeout;
     // A message's stream may take longer than one unary call.
     options.stream_timeout = std::max(options.stream_timeout, line_.timeout);
+    options.action_timeout = line_.action_timeout;
     absl::StatusOr<std::unique_ptr<AgentClient>> agent =
         AgentClient::Connect(line_.agent, options);
     if (!agent.ok()) return agent.status();
     agent_ = std::move(*agent);
   }
   return agent_.get();
+}
+
+absl::StatusOr<bool> CommandContext::Ask(absl::string_view question) {
+  if (!CanAsk()) {
+    return absl::FailedPreconditionError("no terminal to ask for confirmation");
+  }
+  // Whatever the command printed comes before the question.
+  if (absl::Status status = out_.Flush(); !status.ok()) return status;
+  env_.err->write(question.data(),
+                  static_cast<std::streamsize>(question.size()));
+  env_.err->flush();
+  std::string answer;
+  if (!std::getline(*env_.in, answer)) {
+    // End of input (^D): no answer is a no, on a line of its own.
+    *env_.err << "\n";
+    return false;
+  }
+  absl::AsciiStrToLower(&answer);
+  absl::string_view word = absl::StripAsciiWhitespace(answer);
+  return word == "y" || word == "yes";
 }
 
 absl::Span<const Command> AllCommands() { return kCommands; }

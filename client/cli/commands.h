@@ -1,11 +1,13 @@
 // The commands of `mailfleet`, each a function of a CommandContext, and the
 // table that names them. A command asks the context for its target (the
 // agent now; a controller later) and hands its results to Output; it never
-// prints by itself.
+// prints by itself, except for the one question a destructive action asks
+// through the context.
 #ifndef MAILFLEET_CLIENT_CLI_COMMANDS_H_
 #define MAILFLEET_CLIENT_CLI_COMMANDS_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -13,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "client/agent_client.h"
+#include "client/cli/cli.h"
 #include "client/cli/command_line.h"
 #include "client/cli/output.h"
 
@@ -20,8 +23,8 @@ namespace mailfleet::cli {
 
 class CommandContext {
  public:
-  CommandContext(const CommandLine& line, Output& out)
-      : line_(line), out_(out) {}
+  CommandContext(const CommandLine& line, Output& out, const CliEnv& env)
+      : line_(line), out_(out), env_(env) {}
 
   const CommandLine& line() const { return line_; }
   Output& out() { return out_; }
@@ -29,29 +32,60 @@ class CommandContext {
   // The agent named by --agent, connected on first use.
   absl::StatusOr<AgentClient*> Agent();
 
+  // Whether there is an operator to ask: standard input is a terminal.
+  bool CanAsk() const { return CanAsk(env_); }
+  static bool CanAsk(const CliEnv& env) {
+    return env.interactive && env.in != nullptr;
+  }
+
+  // Prints `question` on the error stream (after what is already on the
+  // output) and reads one line: true for "y" or "yes" in any case, false
+  // for anything else, end of input included.
+  absl::StatusOr<bool> Ask(absl::string_view question);
+
  private:
   const CommandLine& line_;
   Output& out_;
+  const CliEnv& env_;
   std::unique_ptr<AgentClient> agent_;
 };
 
+// Command::max_args for commands that take any number of arguments.
+inline constexpr int kAnyNumber = std::numeric_limits<int>::max();
+
 struct Command {
   absl::string_view name;
-  absl::string_view args_usage;  // "ID", or empty.
-  absl::string_view help;
-  uint32_t flag_groups;  // FlagGroup bits besides kGlobalFlags.
+  absl::string_view args_usage;  // "ID", "[ID...]", or empty.
+  absl::string_view help;        // One line in the list of commands.
+  absl::string_view details;     // More for `COMMAND --help`, or empty.
+  uint32_t flag_groups;          // FlagGroup bits besides kGlobalFlags.
   int min_args;
-  int max_args;
+  int max_args;  // kAnyNumber: no limit.
+  // What the tables cannot check (which arguments and flags go together,
+  // whether the operator can be asked), before anything is sent. Its
+  // errors are usage errors. Null when there is nothing more to check.
+  absl::Status (*check)(const CommandLine& line, bool can_ask);
   absl::Status (*run)(CommandContext& context);
 };
 
 absl::Span<const Command> AllCommands();
 const Command* FindCommand(absl::string_view name);
 
-// One file each: cmd_summary.cc, cmd_ls.cc, cmd_show.cc.
+// One file each: cmd_summary.cc, cmd_ls.cc, cmd_show.cc, cmd_act.cc (the
+// five postsuper actions), cmd_flush.cc.
 absl::Status RunSummary(CommandContext& context);
 absl::Status RunList(CommandContext& context);
 absl::Status RunShow(CommandContext& context);
+
+absl::Status CheckAction(const CommandLine& line, bool can_ask);
+absl::Status RunHold(CommandContext& context);
+absl::Status RunRelease(CommandContext& context);
+absl::Status RunRequeue(CommandContext& context);
+absl::Status RunDelete(CommandContext& context);
+absl::Status RunExpire(CommandContext& context);
+
+absl::Status CheckFlush(const CommandLine& line, bool can_ask);
+absl::Status RunFlush(CommandContext& context);
 
 }  // namespace mailfleet::cli
 

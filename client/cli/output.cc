@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "client/cli/action_text.h"
 #include "client/cli/envelope_text.h"
 #include "client/cli/message_json.h"
 #include "client/cli/summary_table.h"
@@ -98,6 +99,26 @@ absl::Status Output::PrintSummary(const v1::SummaryResponse& response) {
     if (!status.ok()) return status;
   } else {
     AppendSummaryTable(response, display_, &buffer_);
+  }
+  return Flush();
+}
+
+absl::Status Output::PrintActResponse(const v1::ActResponse& response) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendProtoJsonLine(response);
+    if (!status.ok()) return status;
+  } else {
+    AppendActResponseText(response, &buffer_);
+  }
+  return Flush();
+}
+
+absl::Status Output::PrintFlushed(const v1::FlushResponse& response) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendProtoJsonLine(response);
+    if (!status.ok()) return status;
+  } else {
+    buffer_.append("flushed\n");
   }
   return Flush();
 }

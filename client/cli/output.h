@@ -6,7 +6,7 @@
 //
 // `-o json` prints one JSON object per line in the protobuf JSON mapping:
 // messages through the hand-written AppendMessageJson, the rare rest
-// (summary, show) through protobuf's MessageToJsonString.
+// (summary, show, actions) through protobuf's MessageToJsonString.
 //
 // Not thread-safe; one per command run.
 #ifndef MAILFLEET_CLIENT_CLI_OUTPUT_H_
@@ -57,6 +57,13 @@ class Output {
   void ShowEnvelope(const v1::Message& envelope);
   absl::Status ShowContent(absl::string_view chunk);
   absl::Status EndShow();
+
+  // An action's result (hold, release, requeue, delete, expire; also a dry
+  // run): a summary line and the failures, or the ActResponse in JSON.
+  absl::Status PrintActResponse(const v1::ActResponse& response);
+
+  // flush: "flushed", or the (empty) FlushResponse in JSON.
+  absl::Status PrintFlushed(const v1::FlushResponse& response);
 
   // Writes the buffer to the stream; fails if the stream did.
   absl::Status Flush();

@@ -12,8 +12,9 @@ namespace {
 
 constexpr size_t kLineWidth = 79;
 
-constexpr FlagGroup kGroups[] = {kGlobalFlags, kFilterFlags, kListFlags,
-                                 kShowFlags, kSummaryFlags};
+constexpr FlagGroup kGroups[] = {kGlobalFlags, kFilterFlags,  kListFlags,
+                                 kShowFlags,   kSummaryFlags, kActionFlags,
+                                 kFlushFlags};
 
 std::string FlagTitle(const FlagSpec& flag) {
   std::string title = "  ";
@@ -87,6 +88,10 @@ std::string UsageText(const Command* command) {
       absl::StrAppend(&text, " ", command->args_usage);
     }
     absl::StrAppend(&text, " [flags]\n\n", command->help, "\n");
+    if (!command->details.empty()) {
+      text.push_back('\n');
+      AppendWrapped("", command->details, 2, &text);
+    }
     AppendFlags(kGlobalFlags | command->flag_groups, &text);
     return text;
   }
@@ -102,6 +107,14 @@ std::string UsageText(const Command* command) {
   for (const Command& c : AllCommands()) {
     AppendWrapped(CommandTitle(c), c.help, indent + 2, &text);
   }
+  text.push_back('\n');
+  AppendWrapped("",
+                "hold, release, requeue, delete and expire take queue IDs or "
+                "filter flags, not both; --all is needed to act on every "
+                "message. A selection by filter is counted first and "
+                "confirmed at the terminal, or needs --yes. See mailfleet "
+                "hold --help.",
+                2, &text);
   uint32_t all_groups = 0;
   for (FlagGroup group : kGroups) all_groups |= group;
   AppendFlags(all_groups, &text);

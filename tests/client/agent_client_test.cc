@@ -64,6 +64,10 @@ TEST_F(AgentClientTest, ConnectRejectsEmptyAddressAndBadOptions) {
   options.list_page_size = 20000;
   EXPECT_EQ(AgentClient::Connect("127.0.0.1:1", options).status().code(),
             absl::StatusCode::kInvalidArgument);
+  options = AgentClientOptions();
+  options.action_timeout = absl::ZeroDuration();
+  EXPECT_EQ(AgentClient::Connect("127.0.0.1:1", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AgentClientTest, ListAllFollowsTokensToTheLastPage) {
@@ -150,6 +154,69 @@ TEST_F(AgentClientTest, UnaryCallsHaveADeadline) {
   std::unique_ptr<AgentClient> client = Client(options);
   EXPECT_EQ(client->Summary(v1::SummaryRequest()).status().code(),
             absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(AgentClientTest, ActPassesTheRequestAndTheAnswerThrough) {
+  std::vector<v1::Message> messages = SampleMessages(3, 1, absl::Now());
+  service_.SetMessages(messages);
+  service_.SetActFailure(messages[1].queue_id(), "queue file is locked");
+  std::unique_ptr<AgentClient> client = Client();
+  v1::ActRequest request;
+  request.set_action(v1::ACTION_DELETE);
+  request.mutable_selector()->add_queue_ids(messages[0].queue_id());
+  request.mutable_selector()->add_queue_ids(messages[1].queue_id());
+  absl::StatusOr<v1::ActResponse> response = client->Act(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->action(), v1::ACTION_DELETE);
+  EXPECT_EQ(response->matched(), 2);
+  EXPECT_EQ(response->succeeded(), 1);
+  EXPECT_EQ(response->failed(), 1);
+  EXPECT_THAT(response->queue_ids(), ElementsAre(messages[0].queue_id()));
+  ASSERT_EQ(response->failures_size(), 1);
+  EXPECT_EQ(response->failures(0).reason(), "queue file is locked");
+  ASSERT_EQ(service_.act_requests().size(), 1u);
+  EXPECT_EQ(service_.act_requests()[0].SerializeAsString(),
+            request.SerializeAsString());
+}
+
+TEST_F(AgentClientTest, ActAndFlushErrorsKeepCodeAndMessage) {
+  std::unique_ptr<AgentClient> client = Client();
+  v1::ActRequest act;
+  act.set_action(v1::ACTION_HOLD);
+  act.mutable_selector()->add_queue_ids("../x");
+  EXPECT_EQ(
+      client->Act(act).status(),
+      absl::InvalidArgumentError(
+          "queue id '../x' has invalid characters: expected [0-9A-Za-z]"));
+  service_.SetFailure(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                   "the Postfix master is not running"));
+  v1::FlushRequest flush;
+  flush.set_all(true);
+  EXPECT_EQ(client->Flush(flush).status(),
+            absl::FailedPreconditionError("the Postfix master is not running"));
+  ASSERT_EQ(service_.flush_requests().size(), 1u);
+  EXPECT_TRUE(service_.flush_requests()[0].all());
+}
+
+TEST_F(AgentClientTest, ActionsWaitForTheActionDeadlineNotTheRpcOne) {
+  service_.SetHangActions(true);
+  AgentClientOptions options;
+  options.rpc_timeout = absl::Milliseconds(100);
+  options.action_timeout = absl::Milliseconds(800);
+  std::unique_ptr<AgentClient> client = Client(options);
+  const absl::Time start = absl::Now();
+  v1::ActRequest act;
+  act.set_action(v1::ACTION_HOLD);
+  act.mutable_selector()->add_queue_ids("4B2F1A0F3E");
+  EXPECT_EQ(client->Act(act).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  v1::FlushRequest flush;
+  flush.set_all(true);
+  EXPECT_EQ(client->Flush(flush).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  // A deadline never passes early: both calls waited for their own.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1600));
+  EXPECT_GE(AgentClientOptions().action_timeout, absl::Minutes(10));
 }
 
 TEST_F(AgentClientTest, GetMessageHandsOverEnvelopeThenChunksInOrder) {

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/cli/cli.h"
 #include "client/cli/units.h"
@@ -170,7 +171,8 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
   EXPECT_EQ(RunArgs({"--agent", "a:1"}).err,
             "mailfleet: no command given; see mailfleet --help\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "lst"}).err,
-            "mailfleet: unknown command 'lst': expected summary, ls, show\n");
+            "mailfleet: unknown command 'lst': expected summary, ls, show, "
+            "hold, release, requeue, delete, expire, flush\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show"}).err,
             "mailfleet: 'show' needs ID: mailfleet show ID\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show", "A", "B"}).err,
@@ -180,6 +182,60 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
   CliRun run = RunArgs({"ls"});
   EXPECT_EQ(run.exit_code, kExitUsage);
   EXPECT_EQ(run.err, "mailfleet: no agent given: --agent ADDR\n");
+}
+
+TEST(CommandLineTest, ActionFlags) {
+  CommandLine line = Parse({"delete", "--queue", "hold", "--all", "--dry-run",
+                            "--yes", "--timeout", "2h"});
+  EXPECT_TRUE(line.all);
+  EXPECT_TRUE(line.dry_run);
+  EXPECT_TRUE(line.yes);
+  EXPECT_EQ(line.timeout, absl::Hours(2));
+  EXPECT_EQ(line.action_timeout, absl::Hours(2));
+  EXPECT_EQ(Parse({"flush", "--site=example.net"}).site, "example.net");
+  EXPECT_EQ(ParseError({"flush", "--site="}),
+            "invalid --site '': expected a domain");
+  EXPECT_EQ(ParseError({"hold", "--yes=no"}), "flag --yes takes no value");
+  // Without --timeout, actions wait longer than queries.
+  CommandLine defaults = Parse({"hold", "X"});
+  EXPECT_EQ(defaults.timeout, absl::Seconds(30));
+  EXPECT_EQ(defaults.action_timeout, absl::Minutes(10));
+}
+
+TEST(CliUsageTest, ActionFlagsApplyOnlyToActions) {
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "ls", "--yes"}).err,
+            "mailfleet: flag --yes does not apply to 'ls'\n");
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "flush", "--all"}).err,
+            "mailfleet: flag --all does not apply to 'flush'\n");
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "flush", "--queue", "deferred"}).err,
+            "mailfleet: flag --queue does not apply to 'flush'\n");
+  CliRun run = RunArgs({"--agent", "a:1", "hold", "--site", "example.net"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_EQ(run.err, "mailfleet: flag --site does not apply to 'hold'\n");
+}
+
+TEST(CliUsageTest, ActionSelectionIsCheckedBeforeAnythingIsSent) {
+  // Port 1 on loopback: a usage error must come before any connection.
+  CliRun run = RunArgs({"--agent", "127.0.0.1:1", "hold", "4B2F1A0F3E",
+                        "--match", "example.net"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_EQ(run.err, "mailfleet: give queue ids or filter flags, not both\n");
+  run = RunArgs({"--agent", "127.0.0.1:1", "release"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_EQ(run.err,
+            "mailfleet: 'release' needs queue ids or filter flags (--all for "
+            "every message): mailfleet release ID... or mailfleet release "
+            "--queue Q --match PATTERN ...\n");
+  // No terminal in RunArgs: a filter's selection needs --yes.
+  run = RunArgs({"--agent", "127.0.0.1:1", "expire", "--older-than", "5d"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("pass --yes"));
+  run = RunArgs({"--agent", "127.0.0.1:1", "flush", "--site", "example.net",
+                 "4B2F1A0F3E"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_EQ(run.err, "mailfleet: flush takes queue ids or --site, not both\n");
+  run = RunArgs({"--agent", "127.0.0.1:1", "hold", "--regex"});
+  EXPECT_EQ(run.err, "mailfleet: --regex needs a pattern: --match PATTERN\n");
 }
 
 TEST(CliUsageTest, FiltersThatCannotMatchAreUsageErrors) {
@@ -220,6 +276,22 @@ TEST(CliUsageTest, HelpPrintsUsageAndSucceeds) {
   EXPECT_EQ(run.exit_code, kExitOk);
   EXPECT_THAT(run.out, HasSubstr("--envelope-only"));
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--older-than")));
+  run = RunArgs({"delete", "--help"});
+  EXPECT_EQ(run.exit_code, kExitOk);
+  EXPECT_THAT(run.out, StartsWith("usage: mailfleet --agent ADDR [global "
+                                  "flags] delete [ID...] [flags]\n"));
+  EXPECT_THAT(run.out, AllOf(HasSubstr("--dry-run"), HasSubstr("--yes"),
+                             HasSubstr("--all"), HasSubstr("--older-than"),
+                             HasSubstr("not both")));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--site")));
+  run = RunArgs({"flush", "--help"});
+  EXPECT_THAT(run.out, HasSubstr("--site DOMAIN"));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--dry-run")));
+  // Every line of the help fits a terminal.
+  run = RunArgs({"--help"});
+  for (absl::string_view line : absl::StrSplit(run.out, '\n')) {
+    EXPECT_LE(line.size(), 79u) << line;
+  }
 }
 
 }  // namespace

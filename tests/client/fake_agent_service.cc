@@ -58,6 +58,10 @@ FakeAgentService::~FakeAgentService() { ReleaseHungCalls(); }
 void FakeAgentService::SetMessages(std::vector<v1::Message> messages) {
   absl::MutexLock lock(&mu_);
   messages_ = std::move(messages);
+  message_ids_.clear();
+  for (const v1::Message& message : messages_) {
+    message_ids_.insert(message.queue_id());
+  }
 }
 
 void FakeAgentService::SetSummary(v1::SummaryResponse summary) {
@@ -96,6 +100,28 @@ void FakeAgentService::SetHangSummary(bool hang) {
   hang_summary_ = hang;
 }
 
+void FakeAgentService::SetHangActions(bool hang) {
+  absl::MutexLock lock(&mu_);
+  hang_actions_ = hang;
+}
+
+void FakeAgentService::SetActFailure(const std::string& queue_id,
+                                     std::string reason) {
+  absl::MutexLock lock(&mu_);
+  act_failures_[queue_id] = std::move(reason);
+}
+
+void FakeAgentService::SetActResponse(std::optional<v1::ActResponse> response) {
+  absl::MutexLock lock(&mu_);
+  act_response_ = std::move(response);
+}
+
+void FakeAgentService::FailActAfter(int answered, grpc::Status status) {
+  absl::MutexLock lock(&mu_);
+  act_answers_left_ = answered;
+  act_failure_ = std::move(status);
+}
+
 void FakeAgentService::ReleaseHungCalls() {
   std::vector<grpc::ServerUnaryReactor*> hung;
   {
@@ -120,6 +146,16 @@ std::vector<v1::SummaryRequest> FakeAgentService::summary_requests() const {
 std::vector<v1::GetMessageRequest> FakeAgentService::get_requests() const {
   absl::MutexLock lock(&mu_);
   return get_requests_;
+}
+
+std::vector<v1::ActRequest> FakeAgentService::act_requests() const {
+  absl::MutexLock lock(&mu_);
+  return act_requests_;
+}
+
+std::vector<v1::FlushRequest> FakeAgentService::flush_requests() const {
+  absl::MutexLock lock(&mu_);
+  return flush_requests_;
 }
 
 grpc::ServerUnaryReactor* FakeAgentService::Summary(
@@ -215,6 +251,115 @@ grpc::ServerWriteReactor<v1::GetMessageResponse>* FakeAgentService::GetMessage(
     if (it != contents_.end()) content = it->second;
   }
   return new MessageWriter(*found, std::move(content), chunk_size_);
+}
+
+grpc::ServerUnaryReactor* FakeAgentService::Act(
+    grpc::CallbackServerContext* context, const v1::ActRequest* request,
+    v1::ActResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::MutexLock lock(&mu_);
+  act_requests_.push_back(*request);
+  if (hang_actions_) {
+    hung_.push_back(reactor);
+    return reactor;
+  }
+  if (!failure_.ok()) {
+    reactor->Finish(failure_);
+  } else if (act_answers_left_ == 0) {
+    reactor->Finish(act_failure_);
+  } else {
+    if (act_answers_left_ > 0) --act_answers_left_;
+    reactor->Finish(ActLocked(*request, response));
+  }
+  return reactor;
+}
+
+grpc::Status FakeAgentService::ActLocked(const v1::ActRequest& request,
+                                         v1::ActResponse* response) {
+  if (act_response_.has_value()) {
+    *response = *act_response_;
+    return grpc::Status::OK;
+  }
+  // The agent's checks of a selector, with its messages.
+  const v1::Selector& selector = request.selector();
+  std::vector<std::string> selected;
+  if (!selector.queue_ids().empty()) {
+    if (selector.has_filter()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "give queue ids or a filter, not both");
+    }
+    std::set<std::string> seen;
+    for (const std::string& id : selector.queue_ids()) {
+      if (id.find_first_of("/. ") != std::string::npos) {
+        return grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("queue id '", id,
+                         "' has invalid characters: expected [0-9A-Za-z]"));
+      }
+      if (seen.insert(id).second) selected.push_back(id);
+    }
+  } else {
+    if (selector.filter().ByteSizeLong() == 0 && !selector.all()) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "the filter selects every message: set all to act on the whole "
+          "queue");
+    }
+    // Only the queue condition is honoured, as in List.
+    const auto& queues = selector.filter().queues();
+    for (const v1::Message& message : messages_) {
+      if (queues.empty() || std::find(queues.begin(), queues.end(),
+                                      message.queue()) != queues.end()) {
+        selected.push_back(message.queue_id());
+      }
+    }
+  }
+  response->set_action(request.action());
+  response->set_dry_run(request.dry_run());
+  response->set_matched(static_cast<int64_t>(selected.size()));
+  if (request.dry_run()) {
+    for (const std::string& id : selected) response->add_queue_ids(id);
+    return grpc::Status::OK;
+  }
+  for (const std::string& id : selected) {
+    auto failure = act_failures_.find(id);
+    if (message_ids_.count(id) == 0 || failure != act_failures_.end()) {
+      v1::ActFailure* failed = response->add_failures();
+      failed->set_queue_id(id);
+      failed->set_reason(failure != act_failures_.end() ? failure->second
+                                                        : "not in the queue");
+    } else {
+      response->add_queue_ids(id);
+    }
+  }
+  response->set_succeeded(response->queue_ids_size());
+  response->set_failed(response->failures_size());
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* FakeAgentService::Flush(
+    grpc::CallbackServerContext* context, const v1::FlushRequest* request,
+    v1::FlushResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::MutexLock lock(&mu_);
+  flush_requests_.push_back(*request);
+  if (hang_actions_) {
+    hung_.push_back(reactor);
+    return reactor;
+  }
+  const int targets = (request->all() ? 1 : 0) +
+                      (request->queue_ids().empty() ? 0 : 1) +
+                      (request->site().empty() ? 0 : 1);
+  if (!failure_.ok()) {
+    reactor->Finish(failure_);
+  } else if (targets != 1) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "flush takes exactly one of: all, queue ids, a site"));
+  } else {
+    reactor->Finish(grpc::Status::OK);
+  }
+  return reactor;
 }
 
 FakeAgentServer::FakeAgentServer(FakeAgentService* service)

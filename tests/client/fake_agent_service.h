@@ -1,8 +1,10 @@
 // A canned AgentService for client tests, standing in for the real agent
 // service (built separately): it serves the messages it is given in their
 // order, pages by offset tokens, streams stored contents in chunks of a
-// chosen size, and records the requests it saw. FakeAgentServer runs it on
-// 127.0.0.1 with a free port.
+// chosen size, acts on its messages without changing them (selecting by
+// ids, or by the queues of a filter, as the agent checks selectors), and
+// records the requests it saw. FakeAgentServer runs it on 127.0.0.1 with a
+// free port.
 #ifndef MAILFLEET_TESTS_CLIENT_FAKE_AGENT_SERVICE_H_
 #define MAILFLEET_TESTS_CLIENT_FAKE_AGENT_SERVICE_H_
 
@@ -11,6 +13,8 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,11 +41,23 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   void SetStuckToken(bool stuck);
   // Summary calls never finish until ReleaseHungCalls (deadline tests).
   void SetHangSummary(bool hang);
+  // Likewise Act and Flush calls.
+  void SetHangActions(bool hang);
   void ReleaseHungCalls();
+
+  // A real (not dry-run) Act fails for this id with `reason`. Ids that are
+  // not among the messages fail with "not in the queue".
+  void SetActFailure(const std::string& queue_id, std::string reason);
+  // Act answers `response` to every request, whatever it selects.
+  void SetActResponse(std::optional<v1::ActResponse> response);
+  // Act calls after the first `answered` fail with `status`.
+  void FailActAfter(int answered, grpc::Status status);
 
   std::vector<v1::ListRequest> list_requests() const;
   std::vector<v1::SummaryRequest> summary_requests() const;
   std::vector<v1::GetMessageRequest> get_requests() const;
+  std::vector<v1::ActRequest> act_requests() const;
+  std::vector<v1::FlushRequest> flush_requests() const;
 
   grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
                                     const v1::SummaryRequest* request,
@@ -52,14 +68,24 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   grpc::ServerWriteReactor<v1::GetMessageResponse>* GetMessage(
       grpc::CallbackServerContext* context,
       const v1::GetMessageRequest* request) override;
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context,
+                                const v1::ActRequest* request,
+                                v1::ActResponse* response) override;
+  grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* context,
+                                  const v1::FlushRequest* request,
+                                  v1::FlushResponse* response) override;
 
  private:
   grpc::Status ListLocked(const v1::ListRequest& request,
                           v1::ListResponse* response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  grpc::Status ActLocked(const v1::ActRequest& request,
+                         v1::ActResponse* response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::vector<v1::Message> messages_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> message_ids_ ABSL_GUARDED_BY(mu_);
   v1::SummaryResponse summary_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> contents_ ABSL_GUARDED_BY(mu_);
   size_t chunk_size_ ABSL_GUARDED_BY(mu_) = 64 << 10;
@@ -67,10 +93,17 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   int max_page_size_ ABSL_GUARDED_BY(mu_) = 10000;
   bool stuck_token_ ABSL_GUARDED_BY(mu_) = false;
   bool hang_summary_ ABSL_GUARDED_BY(mu_) = false;
+  bool hang_actions_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<grpc::ServerUnaryReactor*> hung_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> act_failures_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::ActResponse> act_response_ ABSL_GUARDED_BY(mu_);
+  int act_answers_left_ ABSL_GUARDED_BY(mu_) = -1;  // -1: no limit.
+  grpc::Status act_failure_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListRequest> list_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::SummaryRequest> summary_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::GetMessageRequest> get_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ActRequest> act_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::FlushRequest> flush_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 // Serves a FakeAgentService on 127.0.0.1:<free port> until destroyed.
