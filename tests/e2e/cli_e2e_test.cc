@@ -206,6 +206,47 @@ TEST_F(CliEndToEndTest, ErrorsAreOneLineAndNonZero) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+TEST_F(CliEndToEndTest, HoldAndReleaseByFilterThroughTheShippedBinaries) {
+  const std::string domain = RecipientDomains()[4];
+  std::vector<std::string> filter = {"--regex", "--match", "@" + domain + "$",
+                                     "--field", "recipient"};
+  auto with = [&](std::vector<std::string> head) {
+    head.insert(head.end(), filter.begin(), filter.end());
+    return Agent(head);
+  };
+  // Without a terminal and without --yes, a filtered action is refused.
+  CliResult refused = Cli(with({"hold"}));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("--yes"));
+
+  CliResult dry = Cli(with({"hold", "--dry-run", "-o", "json"}));
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  v1::ActResponse counted;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(dry.out, &counted).ok()) << dry.out;
+  ASSERT_GT(counted.matched(), 0);
+
+  CliResult held = Cli(with({"hold", "--yes"}));
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  EXPECT_THAT(held.out, HasSubstr(absl::StrCat(counted.matched(), " matched")));
+  auto json = postfix_->PostqueueJson();
+  ASSERT_TRUE(json.ok());
+  auto queue = ParsePostqueueJson(*json);
+  std::set<std::string> in_hold;
+  for (const auto& [id, e] : *queue) {
+    if (e.queue_name == "hold") in_hold.insert(id);
+  }
+  EXPECT_EQ(in_hold, std::set<std::string>(counted.queue_ids().begin(),
+                                           counted.queue_ids().end()));
+
+  CliResult released = Cli(with({"release", "--yes"}));
+  ASSERT_EQ(released.exit_code, 0) << released.err;
+  CliResult ls = Cli(Agent({"ls", "--queue", "hold"}));
+  EXPECT_THAT(ls.out, HasSubstr("-- 0 messages"));
+  CliResult bad = Cli(Agent({"delete", "../x"}));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("invalid character"));
+}
+
 TEST_F(CliEndToEndTest, AgentAnswersGrpcHealthChecksAsServing) {
   // grpc.health.v1.Health/Check with an empty request (the whole server);
   // the answer {status: SERVING} encodes as field 1 = 1.
