@@ -30,6 +30,12 @@ bool IsDotString(absl::string_view local) {
 }  // namespace
 
 std::string QuoteLocalPart(absl::string_view address) {
+  std::string out;
+  QuoteLocalPartInto(address, &out);
+  return out;
+}
+
+void QuoteLocalPartInto(absl::string_view address, std::string* out) {
   // A source route ("@a,@b:user@c") is kept as it is, in front.
   size_t start = 0;
   if (!address.empty() && address[0] == '@') {
@@ -41,19 +47,19 @@ std::string QuoteLocalPart(absl::string_view address) {
   absl::string_view local = address.substr(start, end - start);
   // Postfix scans the local part only up to an embedded NUL.
   if (IsDotString(local.substr(0, local.find('\0')))) {
-    return std::string(address);
+    out->assign(address.data(), address.size());
+    return;
   }
-  std::string out(address.substr(0, start));
-  out.push_back('"');
+  out->assign(address.data(), start);
+  out->push_back('"');
   for (unsigned char c : local) {
     if (c == 0) break;
-    if (c == '"' || c == '\\' || c == '\r') out.push_back('\\');
-    out.push_back(static_cast<char>(c));
+    if (c == '"' || c == '\\' || c == '\r') out->push_back('\\');
+    out->push_back(static_cast<char>(c));
   }
-  out.push_back('"');
+  out->push_back('"');
   absl::string_view rest = address.substr(end);
-  out.append(rest.data(), rest.size());
-  return out;
+  out->append(rest.data(), rest.size());
 }
 
 void MakePrintable(std::string& text, bool utf8) {

@@ -14,6 +14,8 @@ namespace mailfleet::postfix {
 // `address` with its local part (after any source route, before the last
 // '@') turned into a quoted string unless it is an RFC 822 dot-string.
 std::string QuoteLocalPart(absl::string_view address);
+// The same into `*out`, reusing its capacity (a scan quotes every address).
+void QuoteLocalPartInto(absl::string_view address, std::string* out);
 
 // Replaces, in place, every byte that is not printable ASCII with '?'; with
 // `utf8` set, multi-byte UTF-8 sequences are kept as Postfix keeps them when

@@ -197,25 +197,28 @@ bool QueueReader::ReadQueueFile(QueueKind queue, Directory& dir,
   m.forced_expire = (info->mode & S_IXGRP) != 0;
   m.client_address = std::move(env->client_address);
   m.parse_error = std::move(env->error);
-  m.sender = QuoteLocalPart(env->sender.empty() ? config_.empty_address_recipient
-                                                : env->sender);
+  QuoteLocalPartInto(
+      env->sender.empty() ? config_.empty_address_recipient : env->sender,
+      &m.sender);
   MakePrintable(m.sender, config_.utf8);
   // As showq: the recipients of the defer logfile first, with their
   // reasons, then those of the queue file that the logfile did not name.
+  // `m` is reused from file to file: its recipients' strings keep their
+  // buffers.
   m.recipients.clear();
   scratch.seen.clear();
   if (env->sender_seen) AddDelayReasons(id, scratch, m);
   for (EnvelopeRecipient& r : env->recipients) {
-    std::string address = QuoteLocalPart(
-        r.address.empty() ? config_.empty_address_recipient : r.address);
-    MakePrintable(address, config_.utf8);
-    if (scratch.seen.contains(address)) continue;
-    std::string orig;
+    QuoteLocalPartInto(r.address.empty() ? config_.empty_address_recipient : r.address,
+                       &scratch.address);
+    MakePrintable(scratch.address, config_.utf8);
+    if (scratch.seen.contains(scratch.address)) continue;
+    Recipient& out = m.recipients.emplace_back();
+    out.address.swap(scratch.address);
     if (!r.orig_address.empty() && r.orig_address != r.address) {
-      orig = QuoteLocalPart(r.orig_address);
-      MakePrintable(orig, config_.utf8);
+      QuoteLocalPartInto(r.orig_address, &out.orig_address);
+      MakePrintable(out.orig_address, config_.utf8);
     }
-    m.recipients.push_back({std::move(address), std::move(orig), ""});
   }
   return true;
 }

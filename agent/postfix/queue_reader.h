@@ -97,6 +97,7 @@ class QueueReader {
   // Per-thread buffers and handles, reused from file to file.
   struct Scratch {
     std::string defer_log;
+    std::string address;
     absl::flat_hash_set<std::string> seen;
     // Opened once per scan and shared by its threads; when null, handles
     // are opened as needed into `own_defer_dirs`.
