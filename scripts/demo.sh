@@ -53,14 +53,11 @@ start() {
   echo "Starting mailfleet-agent on $AGENT_ADDR..."
   start_agent "$config"
 
-  # Hold the mail for one domain the way a script would: the CLI selects,
-  # Postfix's own tool acts (mailfleet's own hold command comes next).
-  "$CLI" --agent "$AGENT_ADDR" ls --match @d2.example.net --field recipient -o json \
-    | sed -n 's/.*"queueId":"\([^"]*\)".*/\1/p' \
-    | postsuper -c "$config" -h - 2>/dev/null
-  # The agent rereads the queue every minute; restart it to show the hold now.
-  kill "$(cat "$DEMO_DIR/agent.pid")"; sleep 0.5
-  start_agent "$config"
+  say mailfleet --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --dry-run
+  "$CLI" --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --dry-run | sed -n 1,4p
+  echo "..."
+  say mailfleet --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --yes
+  "$CLI" --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --yes
 
   say mailfleet --agent "$AGENT_ADDR" summary
   "$CLI" --agent "$AGENT_ADDR" summary
