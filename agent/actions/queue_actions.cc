@@ -61,12 +61,20 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
           "the filter selects every message: set all to act on the whole queue");
     }
     auto snapshot = index_->Current();
+    size_t matches_filter = 0;
     snapshot->List(filter, absl::Now(), nullptr, snapshot->size(),
                    [&](const QueueSnapshot::View& v) {
+                     ++matches_filter;
                      if (Applies(request.action, v.queue_kind())) {
                        result.queue_ids.emplace_back(v.id());
                      }
                    });
+    // A pattern like "." selects everything as surely as no filter at all.
+    if (!request.all && matches_filter > 0 && matches_filter == snapshot->size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the filter matches every message in the queue (", matches_filter,
+          "): set all to act on the whole queue"));
+    }
   }
   result.matched = result.queue_ids.size();
   if (request.dry_run || result.queue_ids.empty()) return result;

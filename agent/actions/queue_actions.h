@@ -44,8 +44,8 @@ class QueueActions {
                Filesystem* fs);
 
   // INVALID_ARGUMENT, with nothing run, for a malformed id, ids and a
-  // filter together, nothing selected, a filter selecting everything
-  // without `all`, or too many ids.
+  // filter together, nothing selected, a filter that is empty or matches
+  // every message in the queue without `all`, or too many ids.
   absl::StatusOr<ActionResult> Act(const ActionRequest& request) const;
 
  private:

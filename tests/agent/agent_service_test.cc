@@ -248,6 +248,11 @@ TEST_F(AgentServiceTest, ActRefusesUnsafeOrMalformedSelectionsBeforeRunningAnyth
   grpc::Status s = act(req);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("all"));
+  // A pattern that happens to match every message counts as everything.
+  req.mutable_selector()->mutable_filter()->set_pattern("example");
+  s = act(req);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("every message"));
   req.mutable_selector()->add_queue_ids(ids_[0]);
   EXPECT_EQ(act(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);  // both
   req.mutable_selector()->clear_filter();

@@ -152,6 +152,7 @@ TEST_F(ActE2eTest, BadRequestsAreRefusedWithNoSideEffect) {
   everything.set_action(v1::ACTION_DELETE);
   everything.mutable_selector()->mutable_filter();
   cases.push_back({everything, "all"});
+  cases.push_back({ByRegex(v1::ACTION_DELETE, "."), "every message"});
   for (const Case& c : cases) {
     v1::ActResponse resp;
     grpc::Status s = Act(c.req, &resp);
