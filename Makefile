@@ -1,12 +1,13 @@
 # The two entry points: `make demo` and `make test`. Both bootstrap their
 # dependencies first, so they work on a fresh Debian 12 machine.
 BUILD_DIR ?= build
+SANITIZE_DIR ?= build-asan
 # ccache hits across clones (CI builds a fresh clone every time).
 export CCACHE_BASEDIR := $(CURDIR)
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo demo-stop bench clean
+.PHONY: all deps configure build test test-sanitize demo demo-stop bench clean
 
 all: build
 
@@ -24,6 +25,15 @@ build: deps configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+	$(MAKE) test-sanitize
+
+# The unit tests again under AddressSanitizer, LeakSanitizer and UBSan
+# (fatal on any report): the parsers and the service meet hostile input.
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DMAILFLEET_SANITIZE=ON -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+	cmake --build $(SANITIZE_DIR)
+	cd $(SANITIZE_DIR) && ctest -L unit --output-on-failure --timeout 300
 
 demo: build
 	scripts/demo.sh start
@@ -35,4 +45,4 @@ bench: build
 	bench/run_all.sh
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
