@@ -122,5 +122,10 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: shutting down", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // A postsuper run started by an action is let finish (it has its own
+  // timeout): its thread still reports to the server and the index.
+  if (!service.Drain(absl::Seconds(150))) {
+    spdlog::warn("actions still running at exit");
+  }
   return 0;
 }

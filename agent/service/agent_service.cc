@@ -180,6 +180,15 @@ AgentServiceImpl::AgentServiceImpl(QueueIndex* index, std::string hostname,
       actions_(actions),
       tools_(tools) {}
 
+bool AgentServiceImpl::Drain(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (reads_in_flight_.load() > 0 || actions_in_flight_.load() > 0) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
 namespace {
 
 // Runs `work` (Postfix's tools: seconds, not microseconds) on a thread of
@@ -196,8 +205,9 @@ grpc::ServerUnaryReactor* RunOnWorker(grpc::CallbackServerContext* context,
   }
   std::thread([reactor, in_flight, work = std::move(work)] {
     absl::Status status = work();
-    in_flight->fetch_sub(1);
     reactor->Finish(ToGrpc(status));
+    // Last: once this reaches zero, Drain lets the server go.
+    in_flight->fetch_sub(1);
   }).detach();
   return reactor;
 }

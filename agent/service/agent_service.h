@@ -46,6 +46,11 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
                                   const v1::FlushRequest* request,
                                   v1::FlushResponse* response) override;
 
+  // Waits, up to `timeout`, for the worker threads of GetMessage, Act and
+  // Flush to finish: call it after the server's Shutdown and before the
+  // server, the index or this service go away. True if all finished.
+  bool Drain(absl::Duration timeout);
+
  private:
   QueueIndex* index_;
   std::string hostname_;
