@@ -56,23 +56,26 @@ void AgentClient::PrepareContext(grpc::ClientContext* context,
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
+template <typename Request, typename Response>
+absl::StatusOr<Response> AgentClient::Unary(
+    grpc::Status (v1::AgentService::StubInterface::*rpc)(
+        grpc::ClientContext*, const Request&, Response*),
+    const Request& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  PrepareContext(&context, timeout);
+  Response response;
+  MF_RETURN_IF_ERROR(FromGrpcStatus((stub_.get()->*rpc)(&context, request, &response)));
+  return response;
+}
+
 absl::StatusOr<v1::SummaryResponse> AgentClient::Summary(
     const v1::SummaryRequest& request) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.rpc_timeout);
-  v1::SummaryResponse response;
-  MF_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->Summary(&context, request, &response)));
-  return response;
+  return Unary(&v1::AgentService::StubInterface::Summary, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::ListResponse> AgentClient::ListPage(
     const v1::ListRequest& request) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.rpc_timeout);
-  v1::ListResponse response;
-  MF_RETURN_IF_ERROR(FromGrpcStatus(stub_->List(&context, request, &response)));
-  return response;
+  return Unary(&v1::AgentService::StubInterface::List, request, options_.rpc_timeout);
 }
 
 absl::Status AgentClient::ListAll(const v1::Filter& filter, int64_t limit,
@@ -188,21 +191,12 @@ absl::StatusOr<v1::MessageWithContent> AgentClient::FetchMessage(
 
 absl::StatusOr<v1::ActResponse> AgentClient::Act(
     const v1::ActRequest& request) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.action_timeout);
-  v1::ActResponse response;
-  MF_RETURN_IF_ERROR(FromGrpcStatus(stub_->Act(&context, request, &response)));
-  return response;
+  return Unary(&v1::AgentService::StubInterface::Act, request, options_.action_timeout);
 }
 
 absl::StatusOr<v1::FlushResponse> AgentClient::Flush(
     const v1::FlushRequest& request) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.action_timeout);
-  v1::FlushResponse response;
-  MF_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->Flush(&context, request, &response)));
-  return response;
+  return Unary(&v1::AgentService::StubInterface::Flush, request, options_.action_timeout);
 }
 
 }  // namespace mailfleet

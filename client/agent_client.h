@@ -109,6 +109,13 @@ class AgentClient {
   void PrepareContext(grpc::ClientContext* context,
                       absl::Duration timeout) const;
 
+  // One unary call of `rpc` with `timeout`, its status mapped to absl.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Unary(
+      grpc::Status (v1::AgentService::StubInterface::*rpc)(
+          grpc::ClientContext*, const Request&, Response*),
+      const Request& request, absl::Duration timeout);
+
   std::unique_ptr<v1::AgentService::StubInterface> stub_;
   std::string address_;
   AgentClientOptions options_;

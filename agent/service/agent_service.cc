@@ -237,15 +237,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Flush(grpc::CallbackServerContext* c
     return Finish(context, absl::InvalidArgumentError(
                                "flush takes exactly one of: all, queue ids, a site"));
   }
+  // PostfixTools checks the ids and the site before it runs anything.
   std::vector<std::string> ids(request->queue_ids().begin(), request->queue_ids().end());
-  for (const std::string& id : ids) {
-    absl::Status valid = ValidatePostfixQueueId(id);
-    if (!valid.ok()) return Finish(context, valid);
-  }
-  if (!request->site().empty()) {
-    absl::Status valid = postfix::ValidateFlushSite(request->site());
-    if (!valid.ok()) return Finish(context, valid);
-  }
   return RunOnWorker(context, &actions_in_flight_,
                      [this, ids = std::move(ids), site = request->site()] {
                        if (!site.empty()) return tools_->FlushSite(site);
