@@ -13,6 +13,7 @@
 #include "client/cli/cli.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/client/cli_run.h"
 #include "tests/client/fake_agent_service.h"
 #include "tests/client/sample_messages.h"
 
@@ -27,24 +28,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 const absl::Time kNow = absl::FromUnixSeconds(1732449600);
-
-struct CliRun {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
-}
-
-std::string ProtobufJson(const google::protobuf::Message& message) {
-  std::string json;
-  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(message, &json).ok());
-  return json;
-}
 
 class CliGrpcTest : public ::testing::Test {
  protected:
