@@ -3,10 +3,10 @@
 #include <malloc.h>
 
 #include <random>
-
-#include "absl/time/clock.h"
+#include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/fmt_absl.h"
 #include "spdlog/spdlog.h"
 
@@ -14,11 +14,25 @@ namespace mailfleet {
 namespace {
 
 constexpr size_t kLoggedProblems = 20;
+constexpr size_t kLoggedDrift = 10;
+// Past this, the strings of messages added since the last scan are copied
+// into fresh tables without those of messages gone since.
+constexpr size_t kMaxExtensionBytes = 64 << 20;
 
 std::string NewInstanceId() {
   std::random_device rd;
   std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
   return absl::StrFormat("%016x", gen());
+}
+
+const char* KindName(IndexChange::Kind kind) {
+  switch (kind) {
+    case IndexChange::Kind::kAdded: return "added";
+    case IndexChange::Kind::kRemoved: return "removed";
+    case IndexChange::Kind::kMoved: return "moved";
+    case IndexChange::Kind::kChanged: return "changed";
+  }
+  return "?";
 }
 
 }  // namespace
@@ -36,8 +50,47 @@ QueueIndex::~QueueIndex() {
   if (rescan_thread_.joinable()) rescan_thread_.join();
 }
 
-absl::Status QueueIndex::Rescan() {
-  absl::MutexLock scan_lock(&scan_mu_);
+std::shared_ptr<const QueueSnapshot> QueueIndex::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+int QueueIndex::AddListener(Listener listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.emplace_back(next_listener_, std::move(listener));
+  return next_listener_++;
+}
+
+void QueueIndex::RemoveListener(int handle) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(),
+                                  [&](const auto& l) { return l.first == handle; }),
+                   listeners_.end());
+}
+
+void QueueIndex::PublishLocked(std::shared_ptr<const QueueSnapshot> before,
+                               std::shared_ptr<const QueueSnapshot> next,
+                               std::vector<IndexChange> changes, bool rescan) {
+  auto batch = std::make_shared<IndexBatch>();
+  batch->generation = next->generation();
+  batch->time = absl::Now();
+  batch->before = std::move(before);
+  batch->after = next;
+  batch->changes = std::move(changes);
+  batch->rescan = rescan;
+  spdlog::debug("generation {}: {} messages changed{}", batch->generation,
+                batch->changes.size(), rescan ? " (rescan)" : "");
+  {
+    absl::MutexLock lock(&mu_);
+    current_ = std::move(next);
+  }
+  absl::MutexLock lock(&listeners_mu_);
+  for (const auto& [handle, listener] : listeners_) listener(batch);
+}
+
+absl::Status QueueIndex::Rescan(
+    const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile) {
+  absl::MutexLock writer_lock(&writer_mu_);
   QueueSnapshot::Builder builder(reader_->threads());
   absl::StatusOr<postfix::ScanStats> stats = reader_->Scan(builder.sinks());
   if (!stats.ok()) {
@@ -49,9 +102,32 @@ absl::Status QueueIndex::Rescan() {
     spdlog::error("queue index not rebuilt: {}", built.status());
     return built.status();
   }
-  ++generation_;
-  std::shared_ptr<const QueueSnapshot> snapshot = *std::move(built);
-  absl::Duration took = absl::Now() - stats->started;
+  std::shared_ptr<QueueSnapshot> snapshot = *std::move(built);
+  std::shared_ptr<const QueueSnapshot> before = Current();
+  std::vector<IndexChange> changes = QueueSnapshot::Diff(*before, *snapshot);
+  const bool first = generation_ == 0;
+  if (!first && !changes.empty()) {
+    absl::flat_hash_set<std::string> meanwhile;
+    if (changed_meanwhile) meanwhile = changed_meanwhile();
+    size_t drift = 0;
+    for (const IndexChange& c : changes) {
+      if (meanwhile.contains(c.queue_id)) continue;
+      if (drift++ < kLoggedDrift) {
+        spdlog::warn("rescan: {} {} ({} -> {}) was not in the live index",
+                     c.queue_id, KindName(c.kind), QueueKindName(c.from),
+                     QueueKindName(c.to));
+      }
+    }
+    if (drift > 0) {
+      spdlog::warn("rescan corrected {} messages the live index had missed",
+                   drift);
+    }
+  }
+  if (changes.empty()) {
+    snapshot->set_generation(generation_);
+  } else {
+    ++generation_;
+  }
   // The first few problems of every scan go to the log; Summary has them
   // all counted.
   const auto& problem_list = snapshot->problems();
@@ -59,32 +135,112 @@ absl::Status QueueIndex::Rescan() {
     const auto& p = problem_list[i];
     spdlog::warn("{} {}: {}", QueueKindName(p.queue), p.queue_id, p.reason);
   }
-  size_t problems = problem_list.size();
-  size_t count = snapshot->size();
-  size_t current_bytes = snapshot->MemoryBytes();
-  {
+  const size_t problems = problem_list.size();
+  const size_t count = snapshot->size();
+  const size_t current_bytes = snapshot->MemoryBytes();
+  const size_t changed = changes.size();
+  if (changes.empty()) {
+    // Same messages, fresh tables: nothing for the listeners.
     absl::MutexLock lock(&mu_);
-    current_.swap(snapshot);
+    current_ = std::move(snapshot);
+  } else {
+    PublishLocked(std::move(before), std::move(snapshot), std::move(changes),
+                  /*rescan=*/true);
   }
-  snapshot.reset();  // the old one, unless a reader still holds it
+  before.reset();
   // The scan's transient records are freed by now; give the pages back so
   // the agent's footprint is the index, not the scan's high-water mark.
   malloc_trim(0);
-  spdlog::info(
-      "indexed {} messages in {} (scan {}), {} problems, {} KiB, generation {}",
-      count, absl::FormatDuration(took), absl::FormatDuration(stats->duration),
-      problems, current_bytes / 1024, generation_);
+  auto log_level = first ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(log_level,
+              "indexed {} messages in {} (scan {}), {} changed, {} problems, "
+              "{} KiB, generation {}",
+              count, absl::FormatDuration(absl::Now() - stats->started),
+              absl::FormatDuration(stats->duration), changed, problems,
+              current_bytes / 1024, generation_);
   return absl::OkStatus();
+}
+
+void QueueIndex::Refresh(const std::vector<RefreshTarget>& targets) {
+  absl::MutexLock writer_lock(&writer_mu_);
+  std::shared_ptr<const QueueSnapshot> before = Current();
+  std::vector<Message> messages;
+  std::vector<QueueSnapshot::EntryUpdate> updates;
+  std::vector<IndexChange> changes;
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const RefreshTarget& t : targets) {
+    if (!seen.insert(t.queue_id).second) continue;
+    std::optional<QueueSnapshot::View> old = before->Find(t.queue_id);
+    std::optional<QueueKind> hint = t.hint;
+    if (!hint && old) hint = old->queue_kind();
+    absl::StatusOr<Message> now = reader_->ReadMessage(t.queue_id, hint);
+    if (!now.ok() && !absl::IsNotFound(now.status())) {
+      spdlog::debug("{} not read again: {}", t.queue_id, now.status());
+      continue;
+    }
+    if (!now.ok()) {
+      if (!old) continue;
+      updates.push_back({t.queue_id, std::nullopt, std::nullopt, false});
+      changes.push_back({IndexChange::Kind::kRemoved, t.queue_id,
+                         old->queue_kind(), QueueKind::kUnknown});
+      continue;
+    }
+    if (!old) {
+      changes.push_back({IndexChange::Kind::kAdded, t.queue_id,
+                         QueueKind::kUnknown, now->queue});
+      messages.push_back(*std::move(now));
+      continue;
+    }
+    const bool moved = old->queue_kind() != now->queue;
+    const auto kind = moved ? IndexChange::Kind::kMoved : IndexChange::Kind::kChanged;
+    std::optional<absl::Time> next_attempt;
+    if (now->next_attempt_time != absl::InfinitePast()) {
+      next_attempt = now->next_attempt_time;
+    }
+    if (!QueueSnapshot::SameEnvelope(*old, *now)) {
+      changes.push_back({kind, t.queue_id, old->queue_kind(), now->queue});
+      messages.push_back(*std::move(now));
+    } else if (moved || old->next_attempt() != next_attempt ||
+               old->forced_expire() != now->forced_expire) {
+      // Only where it is changed: the entry keeps its strings.
+      changes.push_back({kind, t.queue_id, old->queue_kind(), now->queue});
+      updates.push_back({t.queue_id, now->queue, next_attempt, now->forced_expire});
+    }
+  }
+  if (changes.empty()) return;
+  std::shared_ptr<const QueueSnapshot> next =
+      before->WithChanges(messages, updates, ++generation_);
+  if (next->ExtensionBytes() > kMaxExtensionBytes) {
+    if (auto compact = next->Compacted()) next = std::move(compact);
+  }
+  PublishLocked(std::move(before), std::move(next), std::move(changes),
+                /*rescan=*/false);
 }
 
 void QueueIndex::ApplyUpdates(
     const std::vector<QueueSnapshot::EntryUpdate>& updates) {
-  // Serialised with rescans, so that an update lands on top of whatever
-  // scan finishes first.
-  absl::MutexLock scan_lock(&scan_mu_);
-  auto next = Current()->WithUpdates(updates, ++generation_);
-  absl::MutexLock lock(&mu_);
-  current_ = std::move(next);
+  absl::MutexLock writer_lock(&writer_mu_);
+  std::shared_ptr<const QueueSnapshot> before = Current();
+  std::vector<IndexChange> changes;
+  for (const QueueSnapshot::EntryUpdate& u : updates) {
+    std::optional<QueueSnapshot::View> old = before->Find(u.queue_id);
+    if (!old) continue;
+    if (!u.queue) {
+      changes.push_back({IndexChange::Kind::kRemoved, u.queue_id,
+                         old->queue_kind(), QueueKind::kUnknown});
+    } else if (*u.queue != old->queue_kind()) {
+      changes.push_back({IndexChange::Kind::kMoved, u.queue_id,
+                         old->queue_kind(), *u.queue});
+    } else if (u.next_attempt != old->next_attempt() ||
+               u.forced_expire != old->forced_expire()) {
+      changes.push_back({IndexChange::Kind::kChanged, u.queue_id,
+                         old->queue_kind(), *u.queue});
+    }
+  }
+  if (changes.empty()) return;
+  auto next = before->WithUpdates(updates, ++generation_);
+  PublishLocked(std::move(before), std::move(next), std::move(changes),
+                /*rescan=*/false);
 }
 
 void QueueIndex::StartPeriodicRescan(absl::Duration interval) {
@@ -98,11 +254,6 @@ void QueueIndex::StartPeriodicRescan(absl::Duration interval) {
       (void)Rescan();
     }
   });
-}
-
-std::shared_ptr<const QueueSnapshot> QueueIndex::Current() const {
-  absl::MutexLock lock(&mu_);
-  return current_;
 }
 
 }  // namespace mailfleet

@@ -1,17 +1,27 @@
-// The agent's index of its queues: the current QueueSnapshot, replaced by a
-// full rescan at start, on demand and periodically. Answers come from the
-// snapshot, never from a scan of their own.
+// The agent's index of its queues: the current QueueSnapshot, built by a
+// full scan and then kept current by small changes (messages read again
+// after the queue directory told of them, actions' effects) and by rescans
+// that correct whatever the changes missed. Answers come from the snapshot,
+// never from a scan of their own.
+//
+// Every change published is a batch with the next generation number, and
+// goes to the listeners (the Watch streams) in generation order.
 //
 // Thread-safe. Readers take a reference to the current snapshot and keep
-// using it while a rescan builds the next one.
+// using it while the next one is built.
 #ifndef MAILFLEET_AGENT_INDEX_QUEUE_INDEX_H_
 #define MAILFLEET_AGENT_INDEX_QUEUE_INDEX_H_
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -20,37 +30,81 @@
 
 namespace mailfleet {
 
+// One published change of the index: the snapshots on either side and the
+// messages that differ between them.
+struct IndexBatch {
+  int64_t generation = 0;
+  absl::Time time;
+  std::shared_ptr<const QueueSnapshot> before;
+  std::shared_ptr<const QueueSnapshot> after;
+  std::vector<IndexChange> changes;
+  bool rescan = false;  // from a full rescan
+};
+
+// A message to read again, and where to look for it first.
+struct RefreshTarget {
+  std::string queue_id;
+  std::optional<QueueKind> hint;
+};
+
 class QueueIndex {
  public:
+  // Called with every batch, in generation order, while the index's writer
+  // lock is held: it must only hand the batch on.
+  using Listener = std::function<void(std::shared_ptr<const IndexBatch>)>;
+
   // `reader` must outlive the index.
   explicit QueueIndex(const postfix::QueueReader* reader);
   ~QueueIndex();
 
-  // Scans every queue and publishes the result. Concurrent calls are
-  // serialised.
-  absl::Status Rescan();
+  // Scans every queue and publishes what differs from the index. After the
+  // first scan a difference is drift, which is logged, except for the ids
+  // that `changed_meanwhile` (called once the scan is done) names: those
+  // changed while the scan ran and are no drift.
+  absl::Status Rescan(
+      const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile =
+          nullptr);
 
-  // Publishes what an action changed, without a rescan.
+  // Reads these messages again from wherever they are now and publishes
+  // what changed. A message that cannot be read is left as it was for the
+  // next rescan to judge. Ids must be valid queue file names.
+  void Refresh(const std::vector<RefreshTarget>& targets);
+
+  // Publishes what an action changed, without reading anything.
   void ApplyUpdates(const std::vector<QueueSnapshot::EntryUpdate>& updates);
 
-  // Rescans every `interval` on a thread of its own until destruction.
+  // Rescans every `interval` on a thread of its own until destruction; for
+  // an index nobody else rescans (QueueMonitor does it for a live index).
   void StartPeriodicRescan(absl::Duration interval);
 
-  // The snapshot of the last successful scan (an empty one before the
-  // first).
+  // Returns a handle for RemoveListener.
+  int AddListener(Listener listener);
+  void RemoveListener(int handle);
+
+  // The current snapshot (an empty one before the first scan).
   std::shared_ptr<const QueueSnapshot> Current() const;
 
   const std::string& instance_id() const { return instance_id_; }
   const postfix::QueueReader& reader() const { return *reader_; }
 
  private:
+  // Makes `next` current as generation `next->generation()` and tells the
+  // listeners.
+  void PublishLocked(std::shared_ptr<const QueueSnapshot> before,
+                     std::shared_ptr<const QueueSnapshot> next,
+                     std::vector<IndexChange> changes, bool rescan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+
   const postfix::QueueReader* reader_;
   const std::string instance_id_;
-  absl::Mutex scan_mu_;  // one scan at a time
+  absl::Mutex writer_mu_;  // one change at a time, in generation order
+  int64_t generation_ ABSL_GUARDED_BY(writer_mu_) = 0;
   mutable absl::Mutex mu_;
   std::shared_ptr<const QueueSnapshot> current_ ABSL_GUARDED_BY(mu_);
-  int64_t generation_ ABSL_GUARDED_BY(scan_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(writer_mu_);
+  std::vector<std::pair<int, Listener>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
   std::thread rescan_thread_;
 };
 

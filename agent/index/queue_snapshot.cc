@@ -1,6 +1,7 @@
 #include "agent/index/queue_snapshot.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <thread>
@@ -20,12 +21,122 @@ namespace {
 
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 constexpr size_t kSummaryProblems = 20;
-constexpr uint64_t kMaxArenaBytes = UINT32_MAX;
+// The top bit of a StrRef's offset marks the extension's strings.
+constexpr uint32_t kExtBit = 1u << 31;
+constexpr uint64_t kMaxArenaBytes = kExtBit - 1;
 
 int64_t ToMicros(absl::Time t) {
   return t == absl::InfinitePast() ? kNoTime : absl::ToUnixMicros(t);
 }
 
+// A vector that only grows and never moves what it holds: the writer
+// appends while readers of older snapshots read the elements they know of.
+// Segments are allocated as needed; the table of segments is allocated
+// once, so that no reader ever sees it reallocated.
+template <typename T>
+class AppendOnlyVector {
+ public:
+  static constexpr size_t kSegmentBits = 14;
+  static constexpr size_t kSegmentSize = size_t{1} << kSegmentBits;
+  static constexpr size_t kMaxSegments = size_t{1} << 14;
+
+  AppendOnlyVector() : segments_(new std::unique_ptr<T[]>[kMaxSegments]) {}
+
+  size_t size() const { return size_; }
+  bool full() const { return size_ == kSegmentSize * kMaxSegments; }
+  const T& operator[](size_t i) const {
+    return segments_[i >> kSegmentBits][i & (kSegmentSize - 1)];
+  }
+  // Callers check full() first.
+  size_t push_back(const T& v) {
+    size_t seg = size_ >> kSegmentBits;
+    if (!segments_[seg]) segments_[seg].reset(new T[kSegmentSize]);
+    segments_[seg][size_ & (kSegmentSize - 1)] = v;
+    return size_++;
+  }
+  void set(size_t i, const T& v) {
+    segments_[i >> kSegmentBits][i & (kSegmentSize - 1)] = v;
+  }
+  size_t bytes() const {
+    return ((size_ + kSegmentSize - 1) / kSegmentSize) * kSegmentSize * sizeof(T);
+  }
+
+ private:
+  std::unique_ptr<std::unique_ptr<T[]>[]> segments_;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+// Strings and recipients of messages that arrived (or changed) since the
+// scan the snapshot family started from. Appended to by the index's writer
+// only; read by every snapshot of the family.
+class QueueSnapshot::Extension {
+ public:
+  static constexpr size_t kBlockBytes = 256 << 10;
+
+  bool full() const {
+    return strings_.full() || recipients.full() || strings_.size() >= kExtBit - 1;
+  }
+  absl::string_view String(size_t i) const { return strings_[i]; }
+  StrId DomainOf(size_t i) const { return domain_of_[i]; }
+  size_t string_count() const { return strings_.size(); }
+
+  // Stores `s` as a new string (no de-duplication), returning its index.
+  size_t Append(absl::string_view s) {
+    size_t i = strings_.push_back(Store(s));
+    domain_of_.push_back(0);
+    return i;
+  }
+  // The index of `s` among the extension's strings, stored once.
+  size_t Intern(absl::string_view s) {
+    auto it = interned_.find(s);
+    if (it != interned_.end()) return it->second;
+    size_t i = Append(s);
+    interned_.emplace(strings_[i], i);
+    return i;
+  }
+  // Set before the snapshot that first holds string `i` is published.
+  void SetDomain(size_t i, StrId domain) { domain_of_.set(i, domain); }
+
+  size_t bytes() const {
+    return stored_bytes_ + strings_.bytes() + domain_of_.bytes() +
+           recipients.bytes() +
+           interned_.capacity() * (sizeof(absl::string_view) + sizeof(size_t));
+  }
+
+  AppendOnlyVector<RecipientEntry> recipients;
+
+ private:
+  absl::string_view Store(absl::string_view s) {
+    if (s.size() > kBlockBytes / 4) {
+      blocks_.emplace_back(new char[s.size()]);
+      memcpy(blocks_.back().get(), s.data(), s.size());
+      stored_bytes_ += s.size();
+      return absl::string_view(blocks_.back().get(), s.size());
+    }
+    if (block_used_ + s.size() > kBlockBytes || current_ == nullptr) {
+      blocks_.emplace_back(new char[kBlockBytes]);
+      current_ = blocks_.back().get();
+      block_used_ = 0;
+      stored_bytes_ += kBlockBytes;
+    }
+    char* at = current_ + block_used_;
+    memcpy(at, s.data(), s.size());
+    block_used_ += s.size();
+    return absl::string_view(at, s.size());
+  }
+
+  std::vector<std::unique_ptr<char[]>> blocks_;  // never move once written
+  char* current_ = nullptr;
+  size_t block_used_ = 0;
+  size_t stored_bytes_ = 0;
+  AppendOnlyVector<absl::string_view> strings_;
+  AppendOnlyVector<StrId> domain_of_;
+  absl::flat_hash_map<absl::string_view, size_t> interned_;
+};
+
+namespace {
 
 }  // namespace
 
@@ -184,7 +295,7 @@ std::vector<postfix::ScanSink*> QueueSnapshot::Builder::sinks() {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const QueueSnapshot>> QueueSnapshot::Builder::Finish(
+absl::StatusOr<std::shared_ptr<QueueSnapshot>> QueueSnapshot::Builder::Finish(
     int64_t generation, absl::Time scan_time, absl::Duration scan_duration) {
   std::shared_ptr<QueueSnapshot> s(new QueueSnapshot());
   s->generation_ = generation;
@@ -283,6 +394,8 @@ absl::StatusOr<std::shared_ptr<const QueueSnapshot>> QueueSnapshot::Builder::Fin
   for (uint32_t i : by_id) {
     if (!drop[i]) s->by_id_.push_back(position[i]);
   }
+  s->ext_ = std::make_shared<Extension>();
+  s->string_count_ = s->tables_->strings.size();
   return s;
 }
 
@@ -297,42 +410,237 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::Build(
   return snapshot.ok() ? *snapshot : nullptr;
 }
 
-std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithUpdates(
-    const std::vector<EntryUpdate>& updates, int64_t generation) const {
+absl::string_view QueueSnapshot::Str(StrRef r) const {
+  if (r.offset & kExtBit) return ext_->String(r.offset & ~kExtBit);
+  return absl::string_view(tables_->arena.data() + r.offset, r.length);
+}
+
+absl::string_view QueueSnapshot::Str(StrId id) const {
+  const size_t base = tables_->strings.size();
+  return id < base ? Str(tables_->strings[id]) : ext_->String(id - base);
+}
+
+QueueSnapshot::StrId QueueSnapshot::DomainOf(StrId address) const {
+  const size_t base = tables_->strings.size();
+  return address < base ? tables_->domain_of[address]
+                        : ext_->DomainOf(address - base);
+}
+
+const QueueSnapshot::RecipientEntry& QueueSnapshot::RecipientAt(uint32_t i) const {
+  const size_t base = tables_->recipients.size();
+  return i < base ? tables_->recipients[i] : ext_->recipients[i - base];
+}
+
+std::optional<uint32_t> QueueSnapshot::IndexOf(absl::string_view queue_id) const {
+  auto it = std::lower_bound(
+      by_id_.begin(), by_id_.end(), queue_id,
+      [&](uint32_t i, absl::string_view id) { return Str(entries_[i].id) < id; });
+  if (it == by_id_.end() || Str(entries_[*it].id) != queue_id) return std::nullopt;
+  return *it;
+}
+
+std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
+    const std::vector<Message>& messages, const std::vector<EntryUpdate>& updates,
+    int64_t generation) const {
+  if (ext_->full()) {
+    // Millions of strings added since the scan: start a fresh family.
+    if (auto fresh = Compacted()) return fresh->WithChanges(messages, updates, generation);
+  }
   std::shared_ptr<QueueSnapshot> s(new QueueSnapshot());
   s->tables_ = tables_;
+  s->ext_ = ext_;
   s->problems_ = problems_;
   s->generation_ = generation;
   s->scan_time_ = scan_time_;
   s->scan_duration_ = scan_duration_;
-  constexpr uint32_t kRemoved = UINT32_MAX;
-  std::vector<const EntryUpdate*> update_of(entries_.size(), nullptr);
-  for (const EntryUpdate& u : updates) {
-    auto it = std::lower_bound(
-        by_id_.begin(), by_id_.end(), absl::string_view(u.queue_id),
-        [&](uint32_t i, absl::string_view id) { return Str(entries_[i].id) < id; });
-    if (it != by_id_.end() && Str(entries_[*it].id) == u.queue_id) {
-      update_of[*it] = &u;
+
+  // The new messages' entries, their strings in the extension.
+  Extension& ext = *ext_;
+  const StrId base_strings = static_cast<StrId>(tables_->strings.size());
+  const uint32_t base_recipients = static_cast<uint32_t>(tables_->recipients.size());
+  auto intern = [&](absl::string_view v) -> StrId {
+    return v.empty() ? 0 : base_strings + static_cast<StrId>(ext.Intern(v));
+  };
+  std::vector<Entry> added;
+  added.reserve(messages.size());
+  for (const Message& m : messages) {
+    if (ext.full()) break;  // the next batch starts a fresh family
+    Entry e;
+    e.arrival_us = ToMicros(m.arrival_time);
+    e.next_attempt_us = ToMicros(m.next_attempt_time);
+    e.size = m.size;
+    e.id = StrRef{kExtBit | static_cast<uint32_t>(ext.Append(m.queue_id)),
+                  static_cast<uint32_t>(m.queue_id.size())};
+    e.sender = intern(m.sender);
+    e.client = intern(m.client_address);
+    e.parse_error = intern(m.parse_error);
+    e.first_recipient =
+        base_recipients + static_cast<uint32_t>(ext.recipients.size());
+    e.recipient_count = static_cast<uint32_t>(m.recipients.size());
+    e.queue = m.queue;
+    e.forced_expire = m.forced_expire;
+    for (const Recipient& r : m.recipients) {
+      StrId address = intern(r.address);
+      if (address != 0 && ext.DomainOf(address - base_strings) == 0) {
+        size_t at = r.address.rfind('@');
+        if (at != std::string::npos && at + 1 < r.address.size()) {
+          ext.SetDomain(address - base_strings,
+                        intern(absl::string_view(r.address).substr(at + 1)));
+        }
+      }
+      ext.recipients.push_back(
+          {address, intern(r.orig_address), intern(r.delay_reason)});
+    }
+    added.push_back(e);
+  }
+  s->string_count_ = base_strings + ext.string_count();
+
+  // What happens to the entries held: kept, patched, or dropped (gone, or
+  // replaced by a new entry).
+  constexpr int32_t kKeep = -1, kDrop = -2;
+  std::vector<int32_t> fate(entries_.size(), kKeep);
+  for (size_t u = 0; u < updates.size(); ++u) {
+    if (auto i = IndexOf(updates[u].queue_id)) {
+      fate[*i] = updates[u].queue ? static_cast<int32_t>(u) : kDrop;
     }
   }
-  std::vector<uint32_t> new_index(entries_.size(), kRemoved);
-  s->entries_.reserve(entries_.size());
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    Entry e = entries_[i];
-    if (const EntryUpdate* u = update_of[i]) {
-      if (!u->queue) continue;
-      e.queue = *u->queue;
-      e.next_attempt_us = u->next_attempt ? ToMicros(*u->next_attempt) : kNoTime;
-      e.forced_expire = u->forced_expire;
+  for (const Message& m : messages) {
+    if (auto i = IndexOf(m.queue_id)) fate[*i] = kDrop;
+  }
+
+  auto key_less = [&](const Entry& a, const Entry& b) {
+    if (a.arrival_us != b.arrival_us) return a.arrival_us < b.arrival_us;
+    return s->Str(a.id) < s->Str(b.id);
+  };
+  std::sort(added.begin(), added.end(), key_less);
+
+  // Merge the entries kept with the new ones, in listing order.
+  constexpr uint32_t kGone = UINT32_MAX;
+  std::vector<uint32_t> new_index(entries_.size(), kGone);
+  std::vector<uint32_t> added_index(added.size());
+  s->entries_.reserve(entries_.size() + added.size());
+  size_t j = 0;
+  auto take_added_until = [&](const Entry* next) {
+    while (j < added.size() && (next == nullptr || key_less(added[j], *next))) {
+      added_index[j] = static_cast<uint32_t>(s->entries_.size());
+      s->entries_.push_back(added[j++]);
     }
+  };
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (fate[i] == kDrop) continue;
+    Entry e = entries_[i];
+    if (fate[i] >= 0) {
+      const EntryUpdate& u = updates[fate[i]];
+      e.queue = *u.queue;
+      e.next_attempt_us = u.next_attempt ? ToMicros(*u.next_attempt) : kNoTime;
+      e.forced_expire = u.forced_expire;
+    }
+    take_added_until(&e);
     new_index[i] = static_cast<uint32_t>(s->entries_.size());
     s->entries_.push_back(e);
   }
+  take_added_until(nullptr);
+
+  // And the id order: the kept ones' (already sorted) merged with the new.
+  std::vector<uint32_t> added_by_id(added.size());
+  std::iota(added_by_id.begin(), added_by_id.end(), 0);
+  std::sort(added_by_id.begin(), added_by_id.end(), [&](uint32_t a, uint32_t b) {
+    return s->Str(added[a].id) < s->Str(added[b].id);
+  });
   s->by_id_.reserve(s->entries_.size());
+  size_t k = 0;
   for (uint32_t i : by_id_) {
-    if (new_index[i] != kRemoved) s->by_id_.push_back(new_index[i]);
+    if (new_index[i] == kGone) continue;
+    uint32_t kept = new_index[i];
+    absl::string_view id = s->Str(s->entries_[kept].id);
+    while (k < added_by_id.size() && s->Str(added[added_by_id[k]].id) < id) {
+      s->by_id_.push_back(added_index[added_by_id[k++]]);
+    }
+    s->by_id_.push_back(kept);
   }
+  while (k < added_by_id.size()) s->by_id_.push_back(added_index[added_by_id[k++]]);
   return s;
+}
+
+std::shared_ptr<const QueueSnapshot> QueueSnapshot::Compacted() const {
+  Builder builder(1);
+  postfix::ScanSink* sink = builder.sinks()[0];
+  for (const Entry& e : entries_) sink->OnMessage(View(this, &e).ToMessage());
+  for (const auto& p : problems_) sink->OnProblem(p);
+  auto fresh = builder.Finish(generation_, scan_time_, scan_duration_);
+  return fresh.ok() ? *fresh : nullptr;
+}
+
+size_t QueueSnapshot::ExtensionBytes() const { return ext_ ? ext_->bytes() : 0; }
+
+bool QueueSnapshot::SameEnvelope(const View& a, const View& b) {
+  if (a.arrival_us() != b.arrival_us() || a.size_bytes() != b.size_bytes() ||
+      a.sender_address() != b.sender_address() || a.client() != b.client() ||
+      a.parse_error() != b.parse_error() ||
+      a.recipient_count() != b.recipient_count()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.recipient_count(); ++i) {
+    if (a.recipient_address(i) != b.recipient_address(i) ||
+        a.recipient_orig_address(i) != b.recipient_orig_address(i) ||
+        a.recipient_delay_reason(i) != b.recipient_delay_reason(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool QueueSnapshot::SameEnvelope(const View& a, const Message& b) {
+  if (a.arrival_us() != ToMicros(b.arrival_time) || a.size_bytes() != b.size ||
+      a.sender_address() != b.sender || a.client() != b.client_address ||
+      a.parse_error() != b.parse_error ||
+      a.recipient_count() != b.recipients.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.recipient_count(); ++i) {
+    const Recipient& r = b.recipients[i];
+    if (a.recipient_address(i) != r.address ||
+        a.recipient_orig_address(i) != r.orig_address ||
+        a.recipient_delay_reason(i) != r.delay_reason) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<IndexChange> QueueSnapshot::Diff(const QueueSnapshot& before,
+                                             const QueueSnapshot& after) {
+  std::vector<IndexChange> changes;
+  size_t i = 0, j = 0;
+  const size_t nb = before.by_id_.size(), na = after.by_id_.size();
+  while (i < nb || j < na) {
+    std::optional<View> b, a;
+    if (i < nb) b = View(&before, &before.entries_[before.by_id_[i]]);
+    if (j < na) a = View(&after, &after.entries_[after.by_id_[j]]);
+    if (a && (!b || a->id() < b->id())) {
+      changes.push_back({IndexChange::Kind::kAdded, std::string(a->id()),
+                         QueueKind::kUnknown, a->queue_kind()});
+      ++j;
+      continue;
+    }
+    if (b && (!a || b->id() < a->id())) {
+      changes.push_back({IndexChange::Kind::kRemoved, std::string(b->id()),
+                         b->queue_kind(), QueueKind::kUnknown});
+      ++i;
+      continue;
+    }
+    if (a->queue_kind() != b->queue_kind()) {
+      changes.push_back({IndexChange::Kind::kMoved, std::string(a->id()),
+                         b->queue_kind(), a->queue_kind()});
+    } else if (a->next_attempt() != b->next_attempt() ||
+               a->forced_expire() != b->forced_expire() || !SameEnvelope(*a, *b)) {
+      changes.push_back({IndexChange::Kind::kChanged, std::string(a->id()),
+                         b->queue_kind(), a->queue_kind()});
+    }
+    ++i;
+    ++j;
+  }
+  return changes;
 }
 
 size_t QueueSnapshot::MemoryBytes() const {
@@ -341,16 +649,14 @@ size_t QueueSnapshot::MemoryBytes() const {
          tables_->domain_of.capacity() * sizeof(StrId) +
          entries_.capacity() * sizeof(Entry) +
          tables_->recipients.capacity() * sizeof(RecipientEntry) +
-         by_id_.capacity() * sizeof(uint32_t);
+         by_id_.capacity() * sizeof(uint32_t) + ExtensionBytes();
 }
 
 std::optional<QueueSnapshot::View> QueueSnapshot::Find(
     absl::string_view queue_id) const {
-  auto it = std::lower_bound(
-      by_id_.begin(), by_id_.end(), queue_id,
-      [&](uint32_t i, absl::string_view id) { return Str(entries_[i].id) < id; });
-  if (it == by_id_.end() || Str(entries_[*it].id) != queue_id) return std::nullopt;
-  return View(this, &entries_[*it]);
+  auto i = IndexOf(queue_id);
+  if (!i) return std::nullopt;
+  return View(this, &entries_[*i]);
 }
 
 std::optional<ListCursor> QueueSnapshot::List(
@@ -387,8 +693,8 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
   QueueSummary sum;
   // Counting goes by string id, not by string: a large queue's summary
   // hashes nothing per recipient.
-  std::vector<std::pair<int64_t, int64_t>> domain_counts(tables_->strings.size());
-  std::vector<int64_t> reason_counts(tables_->strings.size(), 0);
+  std::vector<std::pair<int64_t, int64_t>> domain_counts(string_count_);
+  std::vector<int64_t> reason_counts(string_count_, 0);
   std::vector<StrId> message_domains;
   for (const Entry& e : entries_) {
     View v(this, &e);
@@ -414,9 +720,9 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
     }
     message_domains.clear();
     for (uint32_t i = 0; i < e.recipient_count; ++i) {
-      const RecipientEntry& r = tables_->recipients[e.first_recipient + i];
+      const RecipientEntry& r = RecipientAt(e.first_recipient + i);
       if (r.delay_reason != 0) reason_counts[r.delay_reason]++;
-      StrId d = tables_->domain_of[r.address];
+      StrId d = DomainOf(r.address);
       if (d == 0) continue;
       domain_counts[d].first++;
       if (std::find(message_domains.begin(), message_domains.end(), d) ==
@@ -428,7 +734,7 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
   }
   absl::flat_hash_map<absl::string_view, std::pair<int64_t, int64_t>> domains;
   absl::flat_hash_map<absl::string_view, int64_t> reasons;
-  for (StrId id = 1; id < tables_->strings.size(); ++id) {
+  for (StrId id = 1; id < string_count_; ++id) {
     // Each scanning thread stored its own copy of a string, so one text may
     // have several ids: add their counts up.
     if (domain_counts[id].first > 0) {

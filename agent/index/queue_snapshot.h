@@ -47,6 +47,12 @@ struct QueueStats {
   int64_t recipients = 0;
   absl::Time oldest_arrival = absl::InfiniteFuture();
   std::array<int64_t, kAgeBucketCount> age_buckets{};
+
+  bool operator==(const QueueStats& o) const {
+    return messages == o.messages && bytes == o.bytes &&
+           recipients == o.recipients && oldest_arrival == o.oldest_arrival &&
+           age_buckets == o.age_buckets;
+  }
 };
 
 struct QueueSummary {
@@ -59,6 +65,9 @@ struct QueueSummary {
     std::string domain;
     int64_t recipients = 0;
     int64_t messages = 0;
+    bool operator==(const DomainCount& o) const {
+      return domain == o.domain && recipients == o.recipients && messages == o.messages;
+    }
   };
   std::vector<DomainCount> top_domains;
   std::vector<std::pair<std::string, int64_t>> top_delay_reasons;
@@ -66,14 +75,25 @@ struct QueueSummary {
   std::vector<postfix::ScanProblem> problems;  // the first few
 };
 
+// How one message changed between two snapshots.
+struct IndexChange {
+  enum class Kind { kAdded, kRemoved, kMoved, kChanged };
+  Kind kind;
+  std::string queue_id;
+  QueueKind from = QueueKind::kUnknown;  // kRemoved, kMoved, kChanged
+  QueueKind to = QueueKind::kUnknown;    // kAdded, kMoved, kChanged
+};
+
 class QueueSnapshot {
  private:
-  // A string in the arena.
+  // A string in the arena; in the extension when the top bit of `offset`
+  // is set (the rest is then its index there).
   struct StrRef {
     uint32_t offset = 0;
     uint32_t length = 0;
   };
-  // A de-duplicated string: an index into tables_->strings; 0 is the empty string.
+  // A de-duplicated string: an index into tables_->strings, or past its end
+  // into the extension's; 0 is the empty string.
   using StrId = uint32_t;
   struct Entry {
     int64_t arrival_us;
@@ -81,7 +101,7 @@ class QueueSnapshot {
     int64_t size;
     StrRef id;  // unique per message: not worth a StrId
     StrId sender, client, parse_error;
-    uint32_t first_recipient;
+    uint32_t first_recipient;  // past tables_->recipients: the extension's
     uint32_t recipient_count;
     QueueKind queue;
     bool forced_expire;
@@ -121,7 +141,7 @@ class QueueSnapshot {
     friend class QueueSnapshot;
     View(const QueueSnapshot* s, const Entry* e) : s_(s), e_(e) {}
     const RecipientEntry& Rcpt(size_t i) const {
-      return s_->tables_->recipients[e_->first_recipient + i];
+      return s_->RecipientAt(e_->first_recipient + static_cast<uint32_t>(i));
     }
     const QueueSnapshot* s_;
     const Entry* e_;
@@ -146,10 +166,37 @@ class QueueSnapshot {
   // with this one: a few milliseconds for 100,000 messages, where a rescan
   // takes most of a second.
   std::shared_ptr<const QueueSnapshot> WithUpdates(
+      const std::vector<EntryUpdate>& updates, int64_t generation) const {
+    return WithChanges({}, updates, generation);
+  }
+  // This snapshot with `messages` added (replacing any held under the same
+  // id) and `updates` applied. New strings go to an append-only extension
+  // that this snapshot and those derived from it share, so nothing already
+  // stored is copied; only entries are. Derive from one snapshot of a
+  // family at a time (the index's writer lock sees to it).
+  std::shared_ptr<const QueueSnapshot> WithChanges(
+      const std::vector<Message>& messages,
       const std::vector<EntryUpdate>& updates, int64_t generation) const;
+
+  // The same messages in fresh tables, without what the extension holds
+  // for messages that are gone; for when the extension has grown large.
+  std::shared_ptr<const QueueSnapshot> Compacted() const;
+  // Bytes the extension holds (strings, recipients), live or not.
+  size_t ExtensionBytes() const;
+
+  // What changed from `before` to `after`, by queue id, in id order.
+  static std::vector<IndexChange> Diff(const QueueSnapshot& before,
+                                       const QueueSnapshot& after);
+  // Whether two messages have the same envelope: everything but where they
+  // are (queue, next attempt, forced expiry).
+  static bool SameEnvelope(const View& a, const View& b);
+  static bool SameEnvelope(const View& a, const Message& b);
 
   size_t size() const { return entries_.size(); }
   int64_t generation() const { return generation_; }
+  // Before the snapshot is published: a rescan that found nothing new
+  // keeps the generation it replaces.
+  void set_generation(int64_t generation) { generation_ = generation; }
   absl::Time scan_time() const { return scan_time_; }
   absl::Duration scan_duration() const { return scan_duration_; }
   const std::vector<postfix::ScanProblem>& problems() const { return problems_; }
@@ -170,11 +217,14 @@ class QueueSnapshot {
 
  private:
   friend class Builder;
+  class Extension;
   QueueSnapshot() = default;
-  absl::string_view Str(StrRef r) const {
-    return absl::string_view(tables_->arena.data() + r.offset, r.length);
-  }
-  absl::string_view Str(StrId id) const { return Str(tables_->strings[id]); }
+  absl::string_view Str(StrRef r) const;
+  absl::string_view Str(StrId id) const;
+  StrId DomainOf(StrId address) const;
+  const RecipientEntry& RecipientAt(uint32_t i) const;
+  // Where `id` is in entries_, or nullopt.
+  std::optional<uint32_t> IndexOf(absl::string_view queue_id) const;
 
   // What a snapshot and the snapshots patched from it share: strings and
   // recipients never change after a scan, only entries do.
@@ -186,6 +236,11 @@ class QueueSnapshot {
     std::vector<RecipientEntry> recipients;
   };
   std::shared_ptr<Tables> tables_ = std::make_shared<Tables>();
+  // Strings and recipients of messages added since the scan.
+  std::shared_ptr<Extension> ext_;
+  // Strings visible to this snapshot (tables_ and extension), for counting
+  // by StrId.
+  size_t string_count_ = 0;
   std::vector<Entry> entries_;  // sorted by (arrival_us, id)
   std::vector<uint32_t> by_id_;  // entry indices sorted by id
   std::vector<postfix::ScanProblem> problems_;
@@ -208,7 +263,7 @@ class QueueSnapshot::Builder {
 
   // RESOURCE_EXHAUSTED if the queue's strings outgrow the index's 32-bit
   // offsets (gigabytes of distinct addresses and reasons).
-  absl::StatusOr<std::shared_ptr<const QueueSnapshot>> Finish(
+  absl::StatusOr<std::shared_ptr<QueueSnapshot>> Finish(
       int64_t generation, absl::Time scan_time, absl::Duration scan_duration);
 
  private:

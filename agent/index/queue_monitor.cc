@@ -1,0 +1,218 @@
+#include "agent/index/queue_monitor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/fmt_absl.h"
+#include "common/queue_id.h"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet {
+namespace {
+
+// As deep as the reader descends into hash subdirectories.
+constexpr int kMaxHashLevels = 8;
+
+bool IsHashDirName(absl::string_view name) { return name.size() == 1; }
+
+}  // namespace
+
+QueueMonitor::QueueMonitor(QueueIndex* index, Filesystem* fs, DirWatcher* watcher,
+                           MonitorOptions options)
+    : index_(index),
+      fs_(fs),
+      watcher_(watcher),
+      options_(options),
+      top_(index->reader().config().queue_directory) {}
+
+QueueMonitor::~QueueMonitor() { Stop(); }
+
+void QueueMonitor::Stop() {
+  stopping_ = true;
+  watcher_->Wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+MonitorStats QueueMonitor::stats() const {
+  MonitorStats s;
+  s.events = events_;
+  s.batches = batches_;
+  s.messages_refreshed = refreshed_;
+  s.rescans = rescans_;
+  s.directories = directories_;
+  return s;
+}
+
+void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* found) {
+  absl::Status watched = watcher_->Watch(path);
+  if (!watched.ok()) {
+    if (absl::IsNotFound(watched)) return;  // not created yet: the top tells
+    if (!watch_failed_logged_) {
+      watch_failed_logged_ = true;
+      spdlog::warn("cannot watch {}: {}; its changes show at the next rescan",
+                   path, watched);
+    }
+    return;
+  }
+  dirs_[path] = info;
+  directories_ = static_cast<int64_t>(dirs_.size());
+  if (info.role == Role::kTop) return;
+  auto entries = fs_->ListDir(path);
+  if (!entries.ok()) return;
+  const bool hashed = info.queue != QueueKind::kMaildrop;
+  for (const DirEntry& e : *entries) {
+    if (hashed && IsHashDirName(e.name) && info.level < kMaxHashLevels) {
+      bool is_dir = e.type == FileInfo::Type::kDirectory;
+      if (!e.type_known) {
+        auto st = fs_->Stat(absl::StrCat(path, "/", e.name));
+        is_dir = st.ok() && st->type == FileInfo::Type::kDirectory;
+      }
+      if (is_dir) {
+        DirInfo child = info;
+        child.level++;
+        WatchTree(absl::StrCat(path, "/", e.name), child, found);
+        continue;
+      }
+    }
+    if (found != nullptr && IsPostfixQueueFileName(e.name)) {
+      auto& hint = (*found)[e.name];
+      if (info.role == Role::kQueue) hint = info.queue;
+    }
+  }
+}
+
+void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
+  ++events_;
+  if (event.kind == DirEvent::Kind::kOverflow) {
+    overflowed_ = true;
+    return;
+  }
+  auto it = dirs_.find(event.dir);
+  if (it == dirs_.end()) return;
+  const DirInfo info = it->second;
+  switch (event.kind) {
+    case DirEvent::Kind::kDirGone:
+      dirs_.erase(it);
+      directories_ = static_cast<int64_t>(dirs_.size());
+      return;
+    case DirEvent::Kind::kDirCreated: {
+      const std::string path = absl::StrCat(event.dir, "/", event.name);
+      if (info.role == Role::kTop) {
+        if (event.name == "defer") {
+          WatchTree(path, {Role::kDeferLogs}, &pending);
+          return;
+        }
+        for (QueueKind q : kPostfixQueues) {
+          if (event.name == QueueKindName(q)) {
+            WatchTree(path, {Role::kQueue, q}, &pending);
+          }
+        }
+        return;
+      }
+      if (IsHashDirName(event.name) && info.queue != QueueKind::kMaildrop &&
+          info.level < kMaxHashLevels) {
+        DirInfo child = info;
+        child.level++;
+        WatchTree(path, child, &pending);
+      }
+      return;
+    }
+    case DirEvent::Kind::kChanged:
+    case DirEvent::Kind::kRemoved: {
+      if (info.role == Role::kTop || !IsPostfixQueueFileName(event.name)) return;
+      auto& hint = pending[event.name];
+      // Where a file appeared is where to look first; a file that left a
+      // queue is looked for where the index has it, then everywhere.
+      if (info.role == Role::kQueue) {
+        if (event.kind == DirEvent::Kind::kChanged) {
+          hint = info.queue;
+        } else if (hint == info.queue) {
+          hint.reset();
+        }
+      }
+      return;
+    }
+    case DirEvent::Kind::kOverflow:
+      return;
+  }
+}
+
+void QueueMonitor::ApplyPending(Pending& pending) {
+  std::vector<RefreshTarget> targets;
+  targets.reserve(pending.size());
+  for (auto& [id, hint] : pending) targets.push_back({id, hint});
+  pending.clear();
+  index_->Refresh(targets);
+  ++batches_;
+  refreshed_ += static_cast<int64_t>(targets.size());
+}
+
+void QueueMonitor::RescanNow(Pending& pending) {
+  // What changed before the scan starts, the scan reads.
+  pending.clear();
+  overflowed_ = false;
+  ++rescans_;
+  (void)index_->Rescan([&] {
+    // Events that came during the scan: applied right after it, and no
+    // drift if the scan saw them first.
+    std::vector<DirEvent> events;
+    (void)watcher_->Wait(absl::ZeroDuration(), &events);
+    for (const DirEvent& e : events) Handle(e, pending);
+    absl::flat_hash_set<std::string> ids;
+    for (const auto& [id, hint] : pending) ids.insert(id);
+    return ids;
+  });
+}
+
+absl::Status QueueMonitor::Start() {
+  WatchTree(top_, {Role::kTop}, nullptr);
+  for (QueueKind q : kPostfixQueues) {
+    WatchTree(absl::StrCat(top_, "/", QueueKindName(q)), {Role::kQueue, q}, nullptr);
+  }
+  WatchTree(absl::StrCat(top_, "/defer"), {Role::kDeferLogs}, nullptr);
+  spdlog::info("watching {} queue directories", dirs_.size());
+  // After the watches: a change during the scan is seen twice, never not
+  // at all.
+  absl::Status scanned = index_->Rescan();
+  if (!scanned.ok()) return scanned;
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void QueueMonitor::Run() {
+  Pending pending;
+  std::vector<DirEvent> events;
+  absl::Time next_rescan = absl::Now() + options_.rescan_interval;
+  absl::Time batch_due = absl::InfiniteFuture();
+  while (!stopping_) {
+    absl::Time wake = std::min(next_rescan, batch_due);
+    absl::Duration wait = std::max(absl::ZeroDuration(), wake - absl::Now());
+    events.clear();
+    absl::Status waited = watcher_->Wait(wait, &events);
+    if (!waited.ok()) {
+      // The watcher is broken: rescans alone keep the index right.
+      spdlog::error("watching the queue failed: {}", waited);
+      absl::SleepFor(std::min(options_.rescan_interval, absl::Seconds(5)));
+    }
+    if (stopping_) break;
+    const bool had_pending = !pending.empty();
+    for (const DirEvent& e : events) Handle(e, pending);
+    const absl::Time now = absl::Now();
+    if (!had_pending && !pending.empty()) batch_due = now + options_.batch_window;
+    if (overflowed_ || now >= next_rescan) {
+      if (overflowed_) spdlog::warn("the kernel dropped queue events: rescanning");
+      RescanNow(pending);
+      next_rescan = absl::Now() + options_.rescan_interval;
+      batch_due = pending.empty() ? absl::InfiniteFuture()
+                                  : absl::Now() + options_.batch_window;
+      continue;
+    }
+    if (!pending.empty() && now >= batch_due) {
+      ApplyPending(pending);
+      batch_due = absl::InfiniteFuture();
+    }
+  }
+}
+
+}  // namespace mailfleet

@@ -1,0 +1,93 @@
+// Keeps a QueueIndex live: watches every queue directory (hashed
+// subdirectories and defer/ logs included) and, when the directories say a
+// file changed, reads that message again. Changes that arrive close
+// together are coalesced into one batch, so that a message's trip through
+// incoming, active and deferred costs one refresh, not five. A full rescan
+// every so often (and whenever the kernel dropped events) corrects whatever
+// the live updates missed.
+#ifndef MAILFLEET_AGENT_INDEX_QUEUE_MONITOR_H_
+#define MAILFLEET_AGENT_INDEX_QUEUE_MONITOR_H_
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/index/queue_index.h"
+#include "common/os/dir_watcher.h"
+#include "common/os/filesystem.h"
+
+namespace mailfleet {
+
+struct MonitorOptions {
+  // How long changes are gathered before they are applied as one batch.
+  absl::Duration batch_window = absl::Milliseconds(200);
+  // How often the whole queue is read again.
+  absl::Duration rescan_interval = absl::Seconds(60);
+};
+
+struct MonitorStats {
+  int64_t events = 0;
+  int64_t batches = 0;
+  int64_t messages_refreshed = 0;
+  int64_t rescans = 0;
+  int64_t directories = 0;
+};
+
+class QueueMonitor {
+ public:
+  // All must outlive the monitor. `fs` is where the index's reader reads.
+  QueueMonitor(QueueIndex* index, Filesystem* fs, DirWatcher* watcher,
+               MonitorOptions options = {});
+  ~QueueMonitor();
+
+  // Watches the queue directories, scans once, then follows changes on a
+  // thread of its own. Fails if the first scan fails; a directory that
+  // cannot be watched only leaves its changes to the rescans (logged).
+  absl::Status Start();
+  // Stops the thread; the index keeps its last state.
+  void Stop();
+
+  MonitorStats stats() const;
+
+ private:
+  enum class Role { kTop, kQueue, kDeferLogs };
+  struct DirInfo {
+    Role role;
+    QueueKind queue = QueueKind::kUnknown;
+    int level = 0;  // hash subdirectory depth
+  };
+  // Where the messages that changed since the last batch were seen last.
+  using Pending = absl::flat_hash_map<std::string, std::optional<QueueKind>>;
+
+  void Run();
+  // Watches `path` and the hash subdirectories below it. With `found`, the
+  // queue files already in them are marked (they may have arrived before
+  // the watch).
+  void WatchTree(const std::string& path, DirInfo info, Pending* found);
+  void Handle(const DirEvent& event, Pending& pending);
+  void ApplyPending(Pending& pending);
+  void RescanNow(Pending& pending);
+
+  QueueIndex* index_;
+  Filesystem* fs_;
+  DirWatcher* watcher_;
+  const MonitorOptions options_;
+  const std::string top_;
+  // Touched by the monitor's thread only (and by Start before it runs).
+  absl::flat_hash_map<std::string, DirInfo> dirs_;
+  bool overflowed_ = false;
+  bool watch_failed_logged_ = false;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::atomic<int64_t> events_{0}, batches_{0}, refreshed_{0}, rescans_{0};
+  std::atomic<int64_t> directories_{0};
+};
+
+}  // namespace mailfleet
+
+#endif  // MAILFLEET_AGENT_INDEX_QUEUE_MONITOR_H_
