@@ -16,11 +16,13 @@
 #include "absl/time/time.h"
 #include "agent/actions/queue_actions.h"
 #include "agent/index/queue_index.h"
+#include "agent/index/queue_monitor.h"
 #include "agent/postfix/postfix_tools.h"
 #include "agent/postfix/postfix_config.h"
 #include "agent/postfix/queue_reader.h"
 #include "agent/service/agent_service.h"
 #include "common/fmt_absl.h"
+#include "common/os/dir_watcher.h"
 #include "common/os/filesystem.h"
 #include "common/os/process_runner.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -32,7 +34,11 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "address:port to serve on");
 ABSL_FLAG(std::string, postfix_config_dir, "/etc/postfix",
           "the Postfix instance's config directory (postconf -c)");
 ABSL_FLAG(absl::Duration, rescan_interval, absl::Seconds(60),
-          "how often the whole queue is read again");
+          "how often the whole queue is read again, correcting whatever the "
+          "live updates missed");
+ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(200),
+          "how long queue changes are gathered before they are applied as one "
+          "batch (one generation)");
 ABSL_FLAG(int, scan_threads, 0, "threads reading queue files (0: one per core)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 ABSL_FLAG(bool, insecure, false,
@@ -95,10 +101,19 @@ int main(int argc, char** argv) {
   mailfleet::postfix::QueueReader reader(&fs, *config,
                                          absl::GetFlag(FLAGS_scan_threads));
   mailfleet::QueueIndex index(&reader);
-  if (auto s = index.Rescan(); !s.ok()) {
+  auto watcher = mailfleet::NewInotifyWatcher();
+  if (!watcher.ok()) return Fail("cannot watch the queue: " + watcher.status().ToString());
+  mailfleet::MonitorOptions monitor_options;
+  monitor_options.batch_window = absl::GetFlag(FLAGS_batch_window);
+  monitor_options.rescan_interval = absl::GetFlag(FLAGS_rescan_interval);
+  if (monitor_options.batch_window < absl::ZeroDuration() ||
+      monitor_options.rescan_interval <= absl::ZeroDuration()) {
+    return Fail("--batch-window must be >= 0 and --rescan-interval > 0");
+  }
+  mailfleet::QueueMonitor monitor(&index, &fs, watcher->get(), monitor_options);
+  if (auto s = monitor.Start(); !s.ok()) {
     return Fail("cannot read the queue: " + s.ToString());
   }
-  index.StartPeriodicRescan(absl::GetFlag(FLAGS_rescan_interval));
 
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
@@ -121,11 +136,13 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: shutting down", sig);
+  service.EndWatches();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   // A postsuper run started by an action is let finish (it has its own
   // timeout): its thread still reports to the server and the index.
   if (!service.Drain(absl::Seconds(150))) {
     spdlog::warn("actions still running at exit");
   }
+  monitor.Stop();
   return 0;
 }

@@ -172,13 +172,33 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
 
 }  // namespace
 
+namespace {
+
+v1::AgentInfo StaticAgentInfo(const QueueIndex& index, const std::string& hostname) {
+  v1::AgentInfo info;
+  info.set_instance_id(index.instance_id());
+  info.set_hostname(hostname);
+  info.set_postfix_version(index.reader().config().mail_version);
+  info.set_queue_directory(index.reader().config().queue_directory);
+  return info;
+}
+
+}  // namespace
+
 AgentServiceImpl::AgentServiceImpl(QueueIndex* index, std::string hostname,
                                    const QueueActions* actions,
-                                   const postfix::PostfixTools* tools)
+                                   const postfix::PostfixTools* tools,
+                                   WatchHubOptions watch_options)
     : index_(index),
       hostname_(std::move(hostname)),
       actions_(actions),
-      tools_(tools) {}
+      tools_(tools),
+      watch_hub_(index, StaticAgentInfo(*index, hostname_), watch_options) {}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* AgentServiceImpl::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  return watch_hub_.Open(context, request);
+}
 
 bool AgentServiceImpl::Drain(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
@@ -262,10 +282,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Summary(
   ToProto(snapshot->Summarize(*filter, now, top_n), now,
           response->mutable_summary());
   v1::AgentInfo* info = response->mutable_agent();
-  info->set_instance_id(index_->instance_id());
-  info->set_hostname(hostname_);
-  info->set_postfix_version(index_->reader().config().mail_version);
-  info->set_queue_directory(index_->reader().config().queue_directory);
+  *info = StaticAgentInfo(*index_, hostname_);
   info->set_generation(snapshot->generation());
   SetTimestamp(snapshot->scan_time(), info->mutable_last_scan_time());
   SetDuration(snapshot->scan_duration(), info->mutable_last_scan_duration());

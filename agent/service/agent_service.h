@@ -10,6 +10,7 @@
 #include "agent/actions/queue_actions.h"
 #include "agent/index/queue_index.h"
 #include "agent/postfix/postfix_tools.h"
+#include "agent/service/watch_hub.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet {
@@ -28,7 +29,8 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // All must outlive the service.
   AgentServiceImpl(QueueIndex* index, std::string hostname,
-                   const QueueActions* actions, const postfix::PostfixTools* tools);
+                   const QueueActions* actions, const postfix::PostfixTools* tools,
+                   WatchHubOptions watch_options = {});
 
   grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
                                     const v1::SummaryRequest* request,
@@ -45,6 +47,14 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* context,
                                   const v1::FlushRequest* request,
                                   v1::FlushResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRequest* request) override;
+
+  // Ends every Watch stream: call before the server's Shutdown, which
+  // would otherwise wait its whole deadline for them.
+  void EndWatches() { watch_hub_.Shutdown(); }
+  const WatchHub& watch_hub() const { return watch_hub_; }
 
   // Waits, up to `timeout`, for the worker threads of GetMessage, Act and
   // Flush to finish: call it after the server's Shutdown and before the
@@ -58,6 +68,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   const postfix::PostfixTools* tools_;
   std::atomic<int> reads_in_flight_{0};
   std::atomic<int> actions_in_flight_{0};
+  WatchHub watch_hub_;
 };
 
 }  // namespace mailfleet

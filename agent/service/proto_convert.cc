@@ -222,17 +222,75 @@ void ToProto(const ActionResult& result, const v1::ActRequest& request,
   }
 }
 
+namespace {
+
+void ToProto(QueueKind queue, const QueueStats& qs, v1::QueueStats* p) {
+  p->set_queue(ToProto(queue));
+  p->set_messages(qs.messages);
+  p->set_bytes(qs.bytes);
+  p->set_recipients(qs.recipients);
+  if (qs.messages > 0) SetTimestamp(qs.oldest_arrival, p->mutable_oldest_arrival());
+  for (int64_t n : qs.age_buckets) p->add_age_buckets(n);
+}
+
+void AddDomains(const std::vector<QueueSummary::DomainCount>& domains,
+                google::protobuf::RepeatedPtrField<v1::DomainCount>* out) {
+  for (const auto& d : domains) {
+    v1::DomainCount* p = out->Add();
+    SetText(d.domain, p->mutable_domain());
+    p->set_recipients(d.recipients);
+    p->set_messages(d.messages);
+  }
+}
+
+void AddReasons(const std::vector<std::pair<std::string, int64_t>>& reasons,
+                google::protobuf::RepeatedPtrField<v1::ReasonCount>* out) {
+  for (const auto& [reason, n] : reasons) {
+    v1::ReasonCount* p = out->Add();
+    SetText(reason, p->mutable_reason());
+    p->set_recipients(n);
+  }
+}
+
+}  // namespace
+
+bool ToProtoUpdate(const QueueSummary& was, const QueueSummary& is,
+                   v1::SummaryUpdate* out) {
+  bool changed = false;
+  for (int i = 1; i < kQueueKindCount; ++i) {
+    if (was.queues[i] == is.queues[i]) continue;
+    changed = true;
+    ToProto(static_cast<QueueKind>(i), is.queues[i], out->add_queues());
+  }
+  if (was.top_domains != is.top_domains) {
+    changed = true;
+    AddDomains(is.top_domains, out->mutable_top_domains()->mutable_domains());
+  }
+  if (was.top_delay_reasons != is.top_delay_reasons) {
+    changed = true;
+    AddReasons(is.top_delay_reasons,
+               out->mutable_top_delay_reasons()->mutable_reasons());
+  }
+  changed = changed || was.total_messages != is.total_messages ||
+            was.total_bytes != is.total_bytes ||
+            was.oldest_queue_id != is.oldest_queue_id ||
+            was.problem_count != is.problem_count;
+  if (!changed) return false;
+  out->set_total_messages(is.total_messages);
+  out->set_total_bytes(is.total_bytes);
+  if (is.total_messages > 0) {
+    SetTimestamp(is.oldest_arrival, out->mutable_oldest_arrival());
+    SetText(is.oldest_queue_id, out->mutable_oldest_queue_id());
+  }
+  out->set_scan_problem_count(is.problem_count);
+  return true;
+}
+
 void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
   for (int i = 1; i < kQueueKindCount; ++i) {
     const QueueStats& qs = s.queues[i];
     if (qs.messages == 0) continue;
-    v1::QueueStats* p = out->add_queues();
-    p->set_queue(ToProto(static_cast<QueueKind>(i)));
-    p->set_messages(qs.messages);
-    p->set_bytes(qs.bytes);
-    p->set_recipients(qs.recipients);
-    SetTimestamp(qs.oldest_arrival, p->mutable_oldest_arrival());
-    for (int64_t n : qs.age_buckets) p->add_age_buckets(n);
+    ToProto(static_cast<QueueKind>(i), qs, out->add_queues());
   }
   out->set_total_messages(s.total_messages);
   out->set_total_bytes(s.total_bytes);
@@ -243,17 +301,8 @@ void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
   for (int minutes : kAgeBucketMinutes) {
     SetDuration(absl::Minutes(minutes), out->add_age_bucket_bounds());
   }
-  for (const auto& d : s.top_domains) {
-    v1::DomainCount* p = out->add_top_domains();
-    SetText(d.domain, p->mutable_domain());
-    p->set_recipients(d.recipients);
-    p->set_messages(d.messages);
-  }
-  for (const auto& [reason, n] : s.top_delay_reasons) {
-    v1::ReasonCount* p = out->add_top_delay_reasons();
-    SetText(reason, p->mutable_reason());
-    p->set_recipients(n);
-  }
+  AddDomains(s.top_domains, out->mutable_top_domains());
+  AddReasons(s.top_delay_reasons, out->mutable_top_delay_reasons());
   out->set_scan_problem_count(s.problem_count);
   for (const auto& problem : s.problems) {
     v1::ScanProblem* p = out->add_scan_problems();

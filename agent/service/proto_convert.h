@@ -24,6 +24,11 @@ absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter);
 void ToProto(const QueueSnapshot::View& view, v1::Message* out);
 void ToProto(const Message& m, v1::Message* out);
 void ToProto(const QueueSummary& summary, absl::Time now, v1::QueueSummary* out);
+// What a watcher holding `was` needs to hold `is`: the queues that changed
+// (an emptied queue with zero counts), the top lists when they changed, and
+// the totals. False, with `out` untouched, when nothing changed.
+bool ToProtoUpdate(const QueueSummary& was, const QueueSummary& is,
+                   v1::SummaryUpdate* out);
 
 // Checks the request (action known, ids well-formed, filter valid); the
 // selection rules are QueueActions'.

@@ -5,18 +5,23 @@
 namespace mailfleet::testing {
 
 absl::StatusOr<std::unique_ptr<AgentHarness>> AgentHarness::Start(
-    const std::string& postfix_config_dir) {
+    const std::string& postfix_config_dir, const Options& options) {
   std::unique_ptr<AgentHarness> h(new AgentHarness());
   auto config = postfix::LoadPostfixConfig(h->runner_, postfix_config_dir);
   if (!config.ok()) return config.status();
   h->reader_ = std::make_unique<postfix::QueueReader>(&h->fs_, *config, 2);
   h->index_ = std::make_unique<QueueIndex>(h->reader_.get());
-  absl::Status s = h->index_->Rescan();
+  auto watcher = NewInotifyWatcher();
+  if (!watcher.ok()) return watcher.status();
+  h->watcher_ = *std::move(watcher);
+  h->monitor_ = std::make_unique<QueueMonitor>(h->index_.get(), &h->fs_,
+                                               h->watcher_.get(), options.monitor);
+  absl::Status s = h->monitor_->Start();
   if (!s.ok()) return s;
   h->tools_ = std::make_unique<postfix::PostfixTools>(&h->runner_, postfix_config_dir);
   h->actions_ = std::make_unique<QueueActions>(h->index_.get(), h->tools_.get(), &h->fs_);
-  h->service_ = std::make_unique<AgentServiceImpl>(h->index_.get(), "e2e",
-                                                   h->actions_.get(), h->tools_.get());
+  h->service_ = std::make_unique<AgentServiceImpl>(
+      h->index_.get(), "e2e", h->actions_.get(), h->tools_.get(), options.watch);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -30,7 +35,9 @@ absl::StatusOr<std::unique_ptr<AgentHarness>> AgentHarness::Start(
 }
 
 AgentHarness::~AgentHarness() {
+  if (service_) service_->EndWatches();
   if (server_) server_->Shutdown();
+  if (monitor_) monitor_->Stop();
 }
 
 absl::StatusOr<std::vector<v1::Message>> AgentHarness::ListAll(

@@ -11,8 +11,10 @@
 
 #include "absl/status/statusor.h"
 #include "agent/index/queue_index.h"
+#include "agent/index/queue_monitor.h"
 #include "agent/postfix/queue_reader.h"
 #include "agent/service/agent_service.h"
+#include "common/os/dir_watcher.h"
 #include "common/os/filesystem.h"
 #include "common/os/process_runner.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
@@ -21,12 +23,23 @@ namespace mailfleet::testing {
 
 class AgentHarness {
  public:
+  struct Options {
+    MonitorOptions monitor;
+    WatchHubOptions watch;
+  };
+  // Scans the queue, then keeps the index live as the agent does.
   static absl::StatusOr<std::unique_ptr<AgentHarness>> Start(
-      const std::string& postfix_config_dir);
+      const std::string& postfix_config_dir, const Options& options);
+  static absl::StatusOr<std::unique_ptr<AgentHarness>> Start(
+      const std::string& postfix_config_dir) {
+    return Start(postfix_config_dir, Options{});
+  }
   ~AgentHarness();
 
   v1::AgentService::Stub& stub() { return *stub_; }
   QueueIndex& index() { return *index_; }
+  QueueMonitor& monitor() { return *monitor_; }
+  AgentServiceImpl& service() { return *service_; }
   const std::string& address() const { return address_; }
 
   // Every message of List with `filter`, paging with `page_size`.
@@ -41,6 +54,8 @@ class AgentHarness {
   RealProcessRunner runner_;
   std::unique_ptr<postfix::QueueReader> reader_;
   std::unique_ptr<QueueIndex> index_;
+  std::unique_ptr<DirWatcher> watcher_;
+  std::unique_ptr<QueueMonitor> monitor_;
   std::unique_ptr<postfix::PostfixTools> tools_;
   std::unique_ptr<QueueActions> actions_;
   std::unique_ptr<AgentServiceImpl> service_;

@@ -1,0 +1,440 @@
+#include "agent/service/watch_hub.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/service/proto_convert.h"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet {
+namespace {
+
+// Summaries for heartbeats are shared for this long: ages move in minutes.
+constexpr absl::Duration kHeartbeatSummaryAge = absl::Seconds(5);
+
+v1::MessageChange::Kind ToProto(IndexChange::Kind kind) {
+  switch (kind) {
+    case IndexChange::Kind::kAdded: return v1::MessageChange::ADDED;
+    case IndexChange::Kind::kRemoved: return v1::MessageChange::REMOVED;
+    case IndexChange::Kind::kMoved: return v1::MessageChange::MOVED;
+    case IndexChange::Kind::kChanged: return v1::MessageChange::CHANGED;
+  }
+  return v1::MessageChange::KIND_UNSPECIFIED;
+}
+
+// Finishes a call that never started streaming.
+class RefusedWatch : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+// One Watch stream. What it has been sent (summary, started) belongs to the
+// hub's thread under watchers_mu_; its outbox and the write in flight to
+// its own mutex, since gRPC's threads complete the writes.
+class WatchHub::Watcher : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  Watcher(WatchHub* hub, Filter filter, const v1::WatchRequest& request,
+          absl::Duration heartbeat)
+      : filter(std::move(filter)),
+        summary_key(absl::StrCat(request.top_n(), ":",
+                                 request.filter().SerializeAsString())),
+        top_n(request.top_n() == 0 ? 10 : request.top_n()),
+        include_messages(request.include_messages()),
+        heartbeat(heartbeat),
+        hub_(hub) {}
+
+  // Immutable.
+  const Filter filter;
+  const std::string summary_key;
+  const size_t top_n;
+  const bool include_messages;
+  const absl::Duration heartbeat;
+  // The hub thread's, under watchers_mu_.
+  bool started = false;
+  QueueSummary sent_summary;
+
+  // Replaces whatever is queued with a snapshot of `snapshot`.
+  void StartSnapshot(std::shared_ptr<const QueueSnapshot> snapshot,
+                     v1::WatchEvent first_part) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    reason_ = first_part.snapshot().reason();
+    outbox_.clear();
+    outbox_bytes_ = 0;
+    snapshot_ = std::move(snapshot);
+    cursor_.reset();
+    first_part_ = std::move(first_part);
+    first_pending_ = true;
+    WriteNextLocked();
+  }
+
+  // False when the outbox is full: the caller resynchronises.
+  bool Post(v1::WatchEvent event) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return true;
+    size_t bytes = event.ByteSizeLong();
+    if (outbox_.size() >= hub_->options_.max_outbox_events ||
+        outbox_bytes_ + bytes > hub_->options_.max_outbox_bytes) {
+      return false;
+    }
+    outbox_bytes_ += bytes;
+    outbox_.push_back(std::move(event));
+    WriteNextLocked();
+    return true;
+  }
+
+  // Nothing queued or being written, and nothing sent for `heartbeat`.
+  bool IdleSince(absl::Time now) {
+    absl::MutexLock lock(&mu_);
+    return !writing_ && outbox_.empty() && snapshot_ == nullptr &&
+           now - last_write_ >= heartbeat;
+  }
+
+  // For Shutdown: true if the caller is to Finish this stream now (after
+  // letting go of its locks); otherwise the write in flight ends it.
+  bool ClaimFinish() {
+    absl::MutexLock lock(&mu_);
+    ending_ = true;
+    if (finished_ || writing_) return false;
+    finished_ = true;
+    return true;
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || ending_) {
+        if (!finished_) finish = finished_ = true;
+      } else {
+        WriteNextLocked();
+      }
+    }
+    if (finish) FinishNow();
+  }
+
+  void OnCancel() override {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      ending_ = true;
+      if (!finished_ && !writing_) finish = finished_ = true;
+    }
+    if (finish) FinishNow();
+  }
+
+  void OnDone() override {
+    hub_->Remove(this);
+    delete this;
+  }
+
+ private:
+  void FinishNow() {
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the watch ended: the agent is shutting down or the "
+                        "client went away"));
+  }
+
+  // Starts the next write: the snapshot's next part first, then the outbox.
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || ending_) return;
+    if (snapshot_ != nullptr) {
+      NextSnapshotPartLocked(&current_);
+    } else if (!outbox_.empty()) {
+      current_ = std::move(outbox_.front());
+      outbox_.pop_front();
+      outbox_bytes_ -= std::min(outbox_bytes_, current_.ByteSizeLong());
+    } else {
+      return;
+    }
+    writing_ = true;
+    last_write_ = absl::Now();
+    StartWrite(&current_);
+  }
+
+  void NextSnapshotPartLocked(v1::WatchEvent* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (first_pending_) {
+      *out = std::move(first_part_);
+      first_pending_ = false;
+    } else {
+      out->Clear();
+      out->set_instance_id(first_instance_);
+      out->set_generation(snapshot_->generation());
+      SetTimestamp(absl::Now(), out->mutable_time());
+    }
+    first_instance_ = out->instance_id();
+    v1::WatchSnapshot* part = out->mutable_snapshot();
+    part->set_reason(reason_);
+    if (include_messages) {
+      cursor_ = snapshot_->List(filter, absl::Now(), cursor_ ? &*cursor_ : nullptr,
+                                hub_->options_.snapshot_part_messages,
+                                [part](const QueueSnapshot::View& v) {
+                                  ToProto(v, part->add_messages());
+                                });
+    }
+    part->set_last(!cursor_);
+    if (!cursor_) snapshot_.reset();
+  }
+
+  WatchHub* const hub_;
+  absl::Mutex mu_;
+  std::deque<v1::WatchEvent> outbox_ ABSL_GUARDED_BY(mu_);
+  size_t outbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const QueueSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::optional<ListCursor> cursor_ ABSL_GUARDED_BY(mu_);
+  v1::WatchEvent first_part_ ABSL_GUARDED_BY(mu_);
+  bool first_pending_ ABSL_GUARDED_BY(mu_) = false;
+  v1::WatchSnapshot::Reason reason_ ABSL_GUARDED_BY(mu_) =
+      v1::WatchSnapshot::REASON_INITIAL;
+  std::string first_instance_ ABSL_GUARDED_BY(mu_);
+  v1::WatchEvent current_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool ending_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::Now();
+};
+
+WatchHub::WatchHub(QueueIndex* index, v1::AgentInfo agent_info,
+                   WatchHubOptions options)
+    : index_(index), agent_info_(std::move(agent_info)), options_(options) {
+  // Listening first: a batch published between the two is both in the
+  // snapshot and queued, and skipped by its generation.
+  listener_ = index_->AddListener(
+      [this](std::shared_ptr<const IndexBatch> batch) { OnBatch(std::move(batch)); });
+  {
+    absl::MutexLock lock(&watchers_mu_);
+    current_ = index_->Current();
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+WatchHub::~WatchHub() {
+  Shutdown();
+  index_->RemoveListener(listener_);
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+int WatchHub::watcher_count() const {
+  absl::MutexLock lock(&watchers_mu_);
+  return static_cast<int>(watchers_.size());
+}
+
+void WatchHub::OnBatch(std::shared_ptr<const IndexBatch> batch) {
+  absl::MutexLock lock(&queue_mu_);
+  batches_.push_back(std::move(batch));
+}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* WatchHub::Open(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  auto refuse = [](grpc::StatusCode code, std::string why) {
+    return new RefusedWatch(grpc::Status(code, std::move(why)));
+  };
+  auto filter = CompileFilter(request->filter());
+  if (!filter.ok()) {
+    return refuse(grpc::StatusCode::INVALID_ARGUMENT,
+                  std::string(filter.status().message()));
+  }
+  if (request->top_n() < 0 || request->top_n() > 1000) {
+    return refuse(grpc::StatusCode::INVALID_ARGUMENT,
+                  "top_n must be between 0 and 1000");
+  }
+  absl::Duration heartbeat = kDefaultHeartbeat;
+  if (request->has_heartbeat_interval()) {
+    heartbeat = absl::Seconds(request->heartbeat_interval().seconds()) +
+                absl::Nanoseconds(request->heartbeat_interval().nanos());
+    if (heartbeat < kMinHeartbeat || heartbeat > kMaxHeartbeat) {
+      return refuse(grpc::StatusCode::INVALID_ARGUMENT,
+                    "heartbeat_interval must be between 1s and 10m");
+    }
+  }
+  absl::MutexLock lock(&watchers_mu_);
+  if (shut_down_) {
+    return refuse(grpc::StatusCode::UNAVAILABLE, "the agent is shutting down");
+  }
+  if (static_cast<int>(watchers_.size()) >= options_.max_watchers) {
+    return refuse(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                  absl::StrCat("the agent serves ", options_.max_watchers,
+                               " watchers at most; try again later"));
+  }
+  auto* w = new Watcher(this, *std::move(filter), *request, heartbeat);
+  watchers_.push_back(w);
+  {
+    absl::MutexLock queue_lock(&queue_mu_);
+    wake_ = true;
+  }
+  return w;
+}
+
+void WatchHub::Remove(Watcher* w) {
+  absl::MutexLock lock(&watchers_mu_);
+  watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), w),
+                  watchers_.end());
+}
+
+void WatchHub::Shutdown() {
+  std::vector<Watcher*> to_finish;
+  {
+    absl::MutexLock lock(&watchers_mu_);
+    shut_down_ = true;
+    for (Watcher* w : watchers_) {
+      if (w->ClaimFinish()) to_finish.push_back(w);
+    }
+  }
+  // Not yet finished, so still alive: OnDone comes only after Finish.
+  for (Watcher* w : to_finish) {
+    w->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "the agent is shutting down"));
+  }
+}
+
+const QueueSummary& WatchHub::SummaryFor(const Watcher& w,
+                                         const QueueSnapshot& snapshot,
+                                         absl::Time now, absl::Duration max_age) {
+  CachedSummary& c = summaries_[w.summary_key];
+  if (c.snapshot != &snapshot || now - c.computed > max_age) {
+    c.snapshot = &snapshot;
+    c.computed = now;
+    c.summary = snapshot.Summarize(w.filter, now, w.top_n);
+  }
+  return c.summary;
+}
+
+void WatchHub::StartSnapshotLocked(Watcher* w, int reason) {
+  const absl::Time now = absl::Now();
+  v1::WatchEvent first;
+  first.set_instance_id(index_->instance_id());
+  first.set_generation(current_->generation());
+  SetTimestamp(now, first.mutable_time());
+  v1::WatchSnapshot* snapshot = first.mutable_snapshot();
+  snapshot->set_reason(static_cast<v1::WatchSnapshot::Reason>(reason));
+  v1::AgentInfo* agent = snapshot->mutable_agent();
+  *agent = agent_info_;
+  agent->set_instance_id(index_->instance_id());
+  agent->set_generation(current_->generation());
+  SetTimestamp(current_->scan_time(), agent->mutable_last_scan_time());
+  SetDuration(current_->scan_duration(), agent->mutable_last_scan_duration());
+  // Watchers that join together share one summary.
+  w->sent_summary = SummaryFor(*w, *current_, now, absl::Seconds(1));
+  ToProto(w->sent_summary, now, snapshot->mutable_summary());
+  w->started = true;
+  w->StartSnapshot(current_, std::move(first));
+}
+
+void WatchHub::PostLocked(Watcher* w, v1::WatchEvent event) {
+  if (w->Post(std::move(event))) return;
+  spdlog::info("a watcher fell behind; sending it a fresh snapshot");
+  StartSnapshotLocked(w, v1::WatchSnapshot::REASON_RESYNC);
+}
+
+void WatchHub::DeliverLocked(const IndexBatch& batch) {
+  const QueueSnapshot& before = *batch.before;
+  const QueueSnapshot& after = *batch.after;
+  for (Watcher* w : watchers_) {
+    if (!w->started) continue;
+    v1::WatchEvent event;
+    v1::WatchDelta* delta = event.mutable_delta();
+    for (const IndexChange& c : batch.changes) {
+      std::optional<QueueSnapshot::View> was, is;
+      if (c.kind != IndexChange::Kind::kAdded) was = before.Find(c.queue_id);
+      if (c.kind != IndexChange::Kind::kRemoved) is = after.Find(c.queue_id);
+      const bool matched = was && w->filter.Matches(*was, batch.time);
+      const bool matches = is && w->filter.Matches(*is, batch.time);
+      if (!matched && !matches) continue;
+      v1::MessageChange* change = delta->add_changes();
+      SetText(c.queue_id, change->mutable_queue_id());
+      if (!matched) {
+        change->set_kind(v1::MessageChange::ADDED);
+      } else if (!matches) {
+        change->set_kind(v1::MessageChange::REMOVED);
+      } else {
+        change->set_kind(ToProto(c.kind));
+      }
+      if (matched) change->set_from_queue(ToProto(was->queue_kind()));
+      if (matches) {
+        change->set_to_queue(ToProto(is->queue_kind()));
+        if (w->include_messages) ToProto(*is, change->mutable_message());
+      }
+    }
+    if (delta->changes_size() == 0) continue;
+    const QueueSummary& summary =
+        SummaryFor(*w, after, batch.time, absl::ZeroDuration());
+    if (ToProtoUpdate(w->sent_summary, summary, delta->mutable_summary())) {
+      w->sent_summary = summary;
+    } else {
+      delta->clear_summary();
+    }
+    event.set_instance_id(index_->instance_id());
+    event.set_generation(batch.generation);
+    SetTimestamp(batch.time, event.mutable_time());
+    PostLocked(w, std::move(event));
+  }
+}
+
+void WatchHub::HeartbeatsLocked(absl::Time now) {
+  for (Watcher* w : watchers_) {
+    if (!w->started || !w->IdleSince(now)) continue;
+    v1::WatchEvent event;
+    event.set_instance_id(index_->instance_id());
+    event.set_generation(current_->generation());
+    SetTimestamp(now, event.mutable_time());
+    v1::WatchHeartbeat* heartbeat = event.mutable_heartbeat();
+    const QueueSummary& summary = SummaryFor(*w, *current_, now, kHeartbeatSummaryAge);
+    if (ToProtoUpdate(w->sent_summary, summary, heartbeat->mutable_summary())) {
+      w->sent_summary = summary;
+    } else {
+      heartbeat->clear_summary();
+    }
+    PostLocked(w, std::move(event));
+  }
+}
+
+void WatchHub::Run() {
+  absl::Time next_tick = absl::Now() + options_.tick;
+  for (;;) {
+    std::deque<std::shared_ptr<const IndexBatch>> batches;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
+        return stopping_ || wake_ || !batches_.empty();
+      };
+      queue_mu_.AwaitWithDeadline(absl::Condition(&ready), next_tick);
+      if (stopping_) return;
+      wake_ = false;
+      batches.swap(batches_);
+    }
+    absl::MutexLock lock(&watchers_mu_);
+    // Newcomers start from the snapshot every delta so far leads to.
+    for (Watcher* w : watchers_) {
+      if (!w->started) StartSnapshotLocked(w, v1::WatchSnapshot::REASON_INITIAL);
+    }
+    for (const auto& batch : batches) {
+      if (batch->generation <= current_->generation()) continue;
+      current_ = batch->after;
+      DeliverLocked(*batch);
+    }
+    // Summaries of snapshots gone by are of no more use.
+    for (auto it = summaries_.begin(); it != summaries_.end();) {
+      if (it->second.snapshot != current_.get()) {
+        summaries_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_tick) {
+      HeartbeatsLocked(now);
+      next_tick = now + options_.tick;
+    }
+  }
+}
+
+}  // namespace mailfleet
