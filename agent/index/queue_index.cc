@@ -105,7 +105,8 @@ absl::Status QueueIndex::Rescan(
   std::shared_ptr<QueueSnapshot> snapshot = *std::move(built);
   std::shared_ptr<const QueueSnapshot> before = Current();
   std::vector<IndexChange> changes = QueueSnapshot::Diff(*before, *snapshot);
-  const bool first = generation_ == 0;
+  const bool first = !scanned_;
+  scanned_ = true;
   if (!first && !changes.empty()) {
     absl::flat_hash_set<std::string> meanwhile;
     if (changed_meanwhile) meanwhile = changed_meanwhile();

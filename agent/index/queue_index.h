@@ -99,6 +99,7 @@ class QueueIndex {
   const std::string instance_id_;
   absl::Mutex writer_mu_;  // one change at a time, in generation order
   int64_t generation_ ABSL_GUARDED_BY(writer_mu_) = 0;
+  bool scanned_ ABSL_GUARDED_BY(writer_mu_) = false;
   mutable absl::Mutex mu_;
   std::shared_ptr<const QueueSnapshot> current_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

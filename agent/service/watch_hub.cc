@@ -56,6 +56,7 @@ class WatchHub::Watcher : public grpc::ServerWriteReactor<v1::WatchEvent> {
   // The hub thread's, under watchers_mu_.
   bool started = false;
   QueueSummary sent_summary;
+  absl::Time last_resync_logged = absl::InfinitePast();
 
   // Replaces whatever is queued with a snapshot of `snapshot`.
   void StartSnapshot(std::shared_ptr<const QueueSnapshot> snapshot,
@@ -331,7 +332,15 @@ void WatchHub::StartSnapshotLocked(Watcher* w, int reason) {
 
 void WatchHub::PostLocked(Watcher* w, v1::WatchEvent event) {
   if (w->Post(std::move(event))) return;
-  spdlog::info("a watcher fell behind; sending it a fresh snapshot");
+  // A watcher that stays behind is resynchronised again and again, each
+  // time replacing the snapshot it has not taken yet: logged once a minute.
+  const absl::Time now = absl::Now();
+  if (now - w->last_resync_logged >= absl::Minutes(1)) {
+    w->last_resync_logged = now;
+    spdlog::info("a watcher fell behind by more than {} events or {} KiB; "
+                 "sending it a fresh snapshot",
+                 options_.max_outbox_events, options_.max_outbox_bytes / 1024);
+  }
   StartSnapshotLocked(w, v1::WatchSnapshot::REASON_RESYNC);
 }
 
