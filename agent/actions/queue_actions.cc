@@ -91,7 +91,8 @@ std::vector<QueueSnapshot::EntryUpdate> QueueActions::StateAfter(
     QueueAction action, const std::vector<std::string>& ids) const {
   // Where postsuper put each message; its file says the rest (a deferred
   // file's mtime is its next attempt, the group execute bit a forced
-  // expiry). A file not where expected has moved on: the next scan finds it.
+  // expiry). A file not where expected has moved on: the live index reads
+  // it wherever its directory says it went.
   const postfix::QueueReader& reader = index_->reader();
   auto snapshot = index_->Current();
   std::vector<QueueSnapshot::EntryUpdate> updates;
@@ -112,11 +113,10 @@ std::vector<QueueSnapshot::EntryUpdate> QueueActions::StateAfter(
     }
     if (now) {
       auto info = fs_->Stat(reader.MessagePath(*now, id));
-      if (info.ok()) {
-        u.queue = *now;
-        if (*now == QueueKind::kDeferred) u.next_attempt = info->mtime;
-        u.forced_expire = (info->mode & S_IXGRP) != 0;
-      }
+      if (!info.ok()) continue;
+      u.queue = *now;
+      if (*now == QueueKind::kDeferred) u.next_attempt = info->mtime;
+      u.forced_expire = (info->mode & S_IXGRP) != 0;
     }
     updates.push_back(std::move(u));
   }
