@@ -12,6 +12,32 @@
 
 namespace mailfleet {
 
+bool WatchControl::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (context_ == nullptr) return false;
+  // The call's Read returns false at once, on whichever thread waits in it.
+  context_->TryCancel();
+  return true;
+}
+
+bool WatchControl::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+bool WatchControl::Attach(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return false;
+  context_ = context;
+  return true;
+}
+
+void WatchControl::Detach() {
+  absl::MutexLock lock(&mu_);
+  context_ = nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
     const std::string& address, const AgentClientOptions& options) {
   if (address.empty()) {
@@ -53,7 +79,9 @@ AgentClient::AgentClient(std::unique_ptr<v1::AgentService::StubInterface> stub,
 
 void AgentClient::PrepareContext(grpc::ClientContext* context,
                                  absl::Duration timeout) const {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
 }
 
 template <typename Request, typename Response>
@@ -187,6 +215,42 @@ absl::StatusOr<v1::MessageWithContent> AgentClient::FetchMessage(
         return absl::OkStatus();
       }));
   return result;
+}
+
+absl::Status AgentClient::Watch(const v1::WatchRequest& request,
+                                const WatchCallback& on_event,
+                                WatchControl* control) {
+  WatchControl own_control;
+  if (control == nullptr) control = &own_control;
+  grpc::ClientContext context;
+  PrepareContext(&context, absl::InfiniteDuration());
+  // Before the call starts, so that a Cancel() while it connects already
+  // reaches it (TryCancel before the call cancels it as it starts).
+  if (!control->Attach(&context)) return absl::OkStatus();
+  std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEvent>> reader =
+      stub_->Watch(&context, request);
+
+  absl::Status local;  // A failure on this side; it wins over the stream's.
+  bool stopped = false;
+  v1::WatchEvent event;
+  while (reader->Read(&event)) {
+    // An event read just before a Cancel() stays unseen.
+    if (control->cancelled() || !(local = on_event(event)).ok()) {
+      stopped = true;
+      break;
+    }
+  }
+  if (stopped) {
+    // The stream has to be cancelled and drained before Finish.
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+  }
+  grpc::Status finished = reader->Finish();
+  control->Detach();
+  MF_RETURN_IF_ERROR(local);
+  if (control->cancelled()) return absl::OkStatus();
+  return FromGrpcStatus(finished);
 }
 
 absl::StatusOr<v1::ActResponse> AgentClient::Act(

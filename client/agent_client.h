@@ -1,8 +1,9 @@
 // AgentClient talks to one gateway's agent (mailfleet.v1.AgentService) over
-// one channel: unary calls with a deadline each, List paged to the end, and
+// one channel: unary calls with a deadline each, List paged to the end,
 // GetMessage's stream handed over part by part so that a large message never
-// has to sit in memory. Errors come back as absl::Status with the gRPC code
-// and the agent's message unchanged.
+// has to sit in memory, and Watch's endless stream event by event until it
+// is cancelled. Errors come back as absl::Status with the gRPC code and the
+// agent's message unchanged.
 //
 // Thread-safe: calls may be made from several threads at once; each call has
 // its own grpc::ClientContext. Used by the CLI and, later, by the
@@ -19,13 +20,45 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet {
+
+// Stops a Watch from any thread: a signal-handling thread, a controller
+// shutting down, or the watch's own callback once it has seen enough.
+// Cancelling is for good: a Watch given a cancelled control returns at
+// once. One Watch at a time per control.
+//
+// Thread-safe.
+class WatchControl {
+ public:
+  WatchControl() = default;
+  WatchControl(const WatchControl&) = delete;
+  WatchControl& operator=(const WatchControl&) = delete;
+
+  // Cancels the Watch in progress, if any, and every later one. Returns
+  // whether a Watch was in progress (its stream open or opening).
+  bool Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class AgentClient;
+
+  // Watch registers its call's context for the time of the call; false
+  // (and nothing registered) when already cancelled.
+  bool Attach(grpc::ClientContext* context);
+  void Detach();
+
+  mutable absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
 
 struct AgentClientOptions {
   // Deadline of each unary call (Summary, each List page).
@@ -51,6 +84,7 @@ class AgentClient {
   using MessageCallback = std::function<absl::Status(const v1::Message&)>;
   using EnvelopeCallback = std::function<void(const v1::Message&)>;
   using ContentCallback = std::function<absl::Status(absl::string_view chunk)>;
+  using WatchCallback = std::function<absl::Status(const v1::WatchEvent&)>;
 
   // Opens a channel to `address` ("host:port", or any gRPC target URI). The
   // channel connects lazily: an unreachable agent shows up as UNAVAILABLE
@@ -101,11 +135,24 @@ class AgentClient {
   // Asks Postfix to deliver deferred mail now (postqueue -f, -i, -s).
   absl::StatusOr<v1::FlushResponse> Flush(const v1::FlushRequest& request);
 
+  // Opens a Watch stream and calls `on_event` for each event, in order, on
+  // the calling thread, until the stream ends, fails, or is cancelled. The
+  // call has no deadline: the agent never ends a watch on its own. Returns
+  // OK when `control` cancelled it (no event is passed on after that) or the
+  // agent ended the stream cleanly; the stream's error otherwise. An error
+  // from `on_event` cancels the stream and is returned. The events'
+  // consistency (generations, snapshot parts) is for the caller to check,
+  // e.g. with a WatchView.
+  absl::Status Watch(const v1::WatchRequest& request,
+                     const WatchCallback& on_event,
+                     WatchControl* control = nullptr);
+
   const std::string& address() const { return address_; }
   const AgentClientOptions& options() const { return options_; }
 
  private:
-  // Sets what every call carries: its deadline (and, later, credentials).
+  // Sets what every call carries: its deadline, none when infinite (and,
+  // later, credentials).
   void PrepareContext(grpc::ClientContext* context,
                       absl::Duration timeout) const;
 

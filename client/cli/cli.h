@@ -11,6 +11,10 @@
 
 #include "absl/time/time.h"
 
+namespace mailfleet {
+class WatchControl;
+}  // namespace mailfleet
+
 namespace mailfleet::cli {
 
 // Exit statuses: scripts tell a usage mistake from a failed operation.
@@ -29,6 +33,12 @@ struct CliEnv {
   // nobody is asked: such an action needs --yes.
   std::istream* in = nullptr;
   bool interactive = false;
+  // `out` is a terminal: `watch` redraws a screen there instead of printing
+  // a log.
+  bool output_is_terminal = false;
+  // Cancels a running `watch` from another thread (main's signal thread);
+  // the command then ends with exit status 0. Null: only --events ends it.
+  WatchControl* watch_control = nullptr;
 };
 
 // Runs one command line (`args` without the program name). Results go to

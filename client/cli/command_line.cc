@@ -133,6 +133,29 @@ absl::Status SetSite(absl::string_view value, CommandLine* line) {
   return absl::OkStatus();
 }
 
+absl::Status SetMessages(absl::string_view, CommandLine* line) {
+  line->messages = true;
+  return absl::OkStatus();
+}
+
+absl::Status SetHeartbeat(absl::string_view value, CommandLine* line) {
+  absl::StatusOr<absl::Duration> interval = ParseAge(value);
+  if (!interval.ok()) return interval.status();
+  // What the agent accepts.
+  if (*interval < absl::Seconds(1) || *interval > absl::Minutes(10)) {
+    return absl::InvalidArgumentError("expected 1s to 10m");
+  }
+  line->heartbeat = *interval;
+  return absl::OkStatus();
+}
+
+absl::Status SetEvents(absl::string_view value, CommandLine* line) {
+  absl::StatusOr<int64_t> events = ParsePositiveCount(value);
+  if (!events.ok()) return events.status();
+  line->events = *events;
+  return absl::OkStatus();
+}
+
 constexpr FlagSpec kFlags[] = {
     {"--agent", "", "ADDR", "the agent to ask (host:port)", kGlobalFlags,
      SetAgent},
@@ -187,6 +210,18 @@ constexpr FlagSpec kFlags[] = {
     {"--site", "", "DOMAIN",
      "flush only mail for DOMAIN (needs fast_flush_domains; postqueue -s)",
      kFlushFlags, SetSite},
+
+    {"--messages", "", "",
+     "include the messages: the snapshot lists them and each change carries "
+     "its message (the sender in the log, everything in -o json)",
+     kWatchFlags, SetMessages},
+    {"--heartbeat", "", "DUR",
+     "the agent sends a heartbeat after DUR without changes (1s to 10m; "
+     "default 15s)",
+     kWatchFlags, SetHeartbeat},
+    {"--events", "", "N",
+     "exit after N events (snapshot parts, deltas and heartbeats)", kWatchFlags,
+     SetEvents},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {

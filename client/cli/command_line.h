@@ -30,6 +30,7 @@ enum FlagGroup : uint32_t {
   kSummaryFlags = 1u << 4,  // summary
   kActionFlags = 1u << 5,   // hold, release, requeue, delete, expire
   kFlushFlags = 1u << 6,    // flush
+  kWatchFlags = 1u << 7,    // watch
 };
 
 struct CommandLine;
@@ -67,6 +68,11 @@ struct CommandLine {
   bool dry_run = false;  // Only report what would be acted on.
   bool yes = false;      // Act on a filter's selection without asking.
   std::string site;      // flush --site
+  // watch: with the messages; a heartbeat interval (0: the agent's
+  // default); stop after this many events (0: never).
+  bool messages = false;
+  absl::Duration heartbeat = absl::ZeroDuration();
+  int64_t events = 0;
 
   // Every flag given, in order, to check that it fits the command.
   std::vector<const FlagSpec*> given;

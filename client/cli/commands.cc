@@ -47,6 +47,16 @@ constexpr Command kCommands[] = {
      "IDs, those messages (postqueue -i); with --site, the mail for one "
      "destination (postqueue -s).",
      kFlushFlags, 0, kAnyNumber, CheckFlush, RunFlush},
+    {"watch", "",
+     "follow the queue as it changes: a snapshot, then every change",
+     "At a terminal, redraws the summary and the last changes in place, at "
+     "most five times a second. Piped, prints a line for each snapshot "
+     "(TIME GENERATION snapshot N messages (REASON)) and for each change "
+     "(TIME GENERATION KIND QUEUE-ID FROM->TO [SENDER]). With -o json, "
+     "prints every event as one JSON line (a WatchEvent), as it arrives. "
+     "Runs until interrupted (exit status 0), until the agent ends the "
+     "stream, or for --events N events.",
+     kFilterFlags | kSummaryFlags | kWatchFlags, 0, 0, nullptr, RunWatch},
 };
 
 }  // namespace

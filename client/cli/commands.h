@@ -32,6 +32,11 @@ class CommandContext {
   // The agent named by --agent, connected on first use.
   absl::StatusOr<AgentClient*> Agent();
 
+  // Whether the output is a terminal, where `watch` redraws a screen.
+  bool output_is_terminal() const { return env_.output_is_terminal; }
+  // What cancels a watch from outside; null when nothing does.
+  WatchControl* watch_control() const { return env_.watch_control; }
+
   // Whether there is an operator to ask: standard input is a terminal.
   bool CanAsk() const { return CanAsk(env_); }
   static bool CanAsk(const CliEnv& env) {
@@ -72,7 +77,7 @@ absl::Span<const Command> AllCommands();
 const Command* FindCommand(absl::string_view name);
 
 // One file each: cmd_summary.cc, cmd_ls.cc, cmd_show.cc, cmd_act.cc (the
-// five postsuper actions), cmd_flush.cc.
+// five postsuper actions), cmd_flush.cc, cmd_watch.cc.
 absl::Status RunSummary(CommandContext& context);
 absl::Status RunList(CommandContext& context);
 absl::Status RunShow(CommandContext& context);
@@ -86,6 +91,8 @@ absl::Status RunExpire(CommandContext& context);
 
 absl::Status CheckFlush(const CommandLine& line, bool can_ask);
 absl::Status RunFlush(CommandContext& context);
+
+absl::Status RunWatch(CommandContext& context);
 
 }  // namespace mailfleet::cli
 

@@ -7,6 +7,7 @@
 #include "client/cli/envelope_text.h"
 #include "client/cli/message_json.h"
 #include "client/cli/summary_table.h"
+#include "client/cli/watch_json.h"
 
 namespace mailfleet::cli {
 namespace {
@@ -120,6 +121,24 @@ absl::Status Output::PrintFlushed(const v1::FlushResponse& response) {
   } else {
     buffer_.append("flushed\n");
   }
+  return Flush();
+}
+
+absl::Status Output::PrintWatchEvent(const v1::WatchEvent& event,
+                                     const SnapshotNote& note) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendWatchEventJson(event, &buffer_);
+    if (!status.ok()) return status;
+    buffer_.push_back('\n');
+  } else {
+    AppendWatchLogLines(event, note, format_ == OutputFormat::kWide, display_,
+                        &buffer_);
+  }
+  return Flush();
+}
+
+absl::Status Output::DrawWatchScreen(const WatchScreenFrame& frame) {
+  AppendWatchScreen(frame, display_, &buffer_);
   return Flush();
 }
 

@@ -5,10 +5,12 @@
 // listing of 100,000 messages costs little beyond the formatting itself.
 //
 // `-o json` prints one JSON object per line in the protobuf JSON mapping:
-// messages through the hand-written AppendMessageJson, the rare rest
-// (summary, show, actions) through protobuf's MessageToJsonString.
+// messages through the hand-written AppendMessageJson (also inside watch
+// events), the rare rest (summary, show, actions) through protobuf's
+// MessageToJsonString.
 //
-// Not thread-safe; one per command run.
+// Not thread-safe; one per command run. (`watch` at a terminal draws from a
+// thread of its own, and only that thread uses the Output meanwhile.)
 #ifndef MAILFLEET_CLIENT_CLI_OUTPUT_H_
 #define MAILFLEET_CLIENT_CLI_OUTPUT_H_
 
@@ -24,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "client/cli/message_table.h"
 #include "client/cli/terminal_text.h"
+#include "client/cli/watch_text.h"
 #include "mailfleet/v1/agent.pb.h"
 
 namespace mailfleet::cli {
@@ -43,6 +46,7 @@ class Output {
   Output& operator=(const Output&) = delete;
 
   OutputFormat format() const { return format_; }
+  const DisplayContext& display() const { return display_; }
 
   // A listing (`ls`): Begin, then each message as it arrives, then End.
   void BeginMessageList();
@@ -64,6 +68,15 @@ class Output {
 
   // flush: "flushed", or the (empty) FlushResponse in JSON.
   absl::Status PrintFlushed(const v1::FlushResponse& response);
+
+  // watch, piped or in JSON: each event as it arrives, written at once so
+  // that `| jq` or a log sees it: the event as a JSON line, or its log
+  // lines (AppendWatchLogLines; `note` describes a snapshot).
+  absl::Status PrintWatchEvent(const v1::WatchEvent& event,
+                               const SnapshotNote& note);
+
+  // watch at a terminal: clears the screen and draws `frame`.
+  absl::Status DrawWatchScreen(const WatchScreenFrame& frame);
 
   // Writes the buffer to the stream; fails if the stream did.
   absl::Status Flush();

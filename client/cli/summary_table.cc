@@ -177,9 +177,13 @@ void AppendScanProblems(const v1::QueueSummary& summary, std::string* out) {
 
 void AppendSummaryTable(const v1::SummaryResponse& response,
                         const DisplayContext& display, std::string* out) {
-  const v1::QueueSummary& summary = response.summary();
   AppendAgentInfo(response.agent(), display, out);
   out->push_back('\n');
+  AppendQueueSummary(response.summary(), display, out);
+}
+
+void AppendQueueSummary(const v1::QueueSummary& summary,
+                        const DisplayContext& display, std::string* out) {
   AppendQueueCounts(summary, display, out);
   if (!summary.queues().empty() && !summary.age_bucket_bounds().empty()) {
     out->push_back('\n');

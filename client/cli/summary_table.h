@@ -14,6 +14,11 @@ namespace mailfleet::cli {
 void AppendSummaryTable(const v1::SummaryResponse& response,
                         const DisplayContext& display, std::string* out);
 
+// The summary without the agent's lines: counts, ages, top lists, problems
+// (what `watch` redraws under its own header).
+void AppendQueueSummary(const v1::QueueSummary& summary,
+                        const DisplayContext& display, std::string* out);
+
 }  // namespace mailfleet::cli
 
 #endif  // MAILFLEET_CLIENT_CLI_SUMMARY_TABLE_H_

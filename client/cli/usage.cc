@@ -14,7 +14,7 @@ constexpr size_t kLineWidth = 79;
 
 constexpr FlagGroup kGroups[] = {kGlobalFlags, kFilterFlags,  kListFlags,
                                  kShowFlags,   kSummaryFlags, kActionFlags,
-                                 kFlushFlags};
+                                 kFlushFlags,  kWatchFlags};
 
 std::string FlagTitle(const FlagSpec& flag) {
   std::string title = "  ";

@@ -1,11 +1,14 @@
 // AgentClient against a fake agent on loopback: paging, limits, stream
-// assembly, deadlines, and errors kept as the agent sent them.
+// assembly, deadlines, watches and their cancellation, and errors kept as
+// the agent sent them.
 #include "client/agent_client.h"
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -290,6 +293,159 @@ TEST_F(AgentClientTest, UnknownIdIsNotFoundWithTheAgentsMessage) {
       [](absl::string_view) { return absl::OkStatus(); });
   EXPECT_EQ(status, absl::NotFoundError(
                         "no message with queue id 'NOPE1' on this gateway"));
+}
+
+// A snapshot in one part, then `deltas` deltas.
+std::vector<v1::WatchEvent> WatchScript(int deltas) {
+  std::vector<v1::WatchEvent> events(1 + deltas);
+  for (int i = 0; i <= deltas; ++i) {
+    events[i].set_instance_id("i1");
+    events[i].set_generation(10 + i);
+  }
+  events[0].mutable_snapshot()->set_last(true);
+  for (int i = 1; i <= deltas; ++i) {
+    v1::MessageChange* change = events[i].mutable_delta()->add_changes();
+    change->set_kind(v1::MessageChange::ADDED);
+    change->set_queue_id("A" + std::to_string(i));
+  }
+  return events;
+}
+
+TEST_F(AgentClientTest, WatchPassesEventsUntilCancelledFromAnotherThread) {
+  service_.SetWatchEvents(WatchScript(2));
+  std::unique_ptr<AgentClient> client = Client();
+  v1::WatchRequest request;
+  request.set_include_messages(true);
+  request.mutable_filter()->add_queues(v1::POSTFIX_HOLD);
+  request.mutable_heartbeat_interval()->set_seconds(5);
+  WatchControl control;
+  std::vector<int64_t> generations;
+  absl::Notification all_seen;
+  absl::Status status;
+  std::thread watcher([&] {
+    status = client->Watch(
+        request,
+        [&](const v1::WatchEvent& event) {
+          generations.push_back(event.generation());
+          if (generations.size() == 3) all_seen.Notify();
+          return absl::OkStatus();
+        },
+        &control);
+  });
+  ASSERT_TRUE(all_seen.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // The stream stays open after the script, as the agent's does.
+  EXPECT_EQ(service_.open_watches(), 1);
+  EXPECT_TRUE(control.Cancel());
+  watcher.join();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(control.cancelled());
+  EXPECT_THAT(generations, ElementsAre(10, 11, 12));
+  EXPECT_TRUE(service_.AwaitWatchesCancelled(1, absl::Seconds(10)));
+  ASSERT_EQ(service_.watch_requests().size(), 1u);
+  EXPECT_EQ(service_.watch_requests()[0].SerializeAsString(),
+            request.SerializeAsString());
+}
+
+TEST_F(AgentClientTest, WatchHasNoDeadline) {
+  service_.SetWatchEvents(WatchScript(0));
+  AgentClientOptions options;
+  options.rpc_timeout = absl::Milliseconds(100);
+  options.stream_timeout = absl::Milliseconds(100);
+  std::unique_ptr<AgentClient> client = Client(options);
+  WatchControl control;
+  absl::Notification snapshot_seen;
+  absl::Status status;
+  std::thread watcher([&] {
+    status = client->Watch(
+        v1::WatchRequest(),
+        [&](const v1::WatchEvent&) {
+          snapshot_seen.Notify();
+          return absl::OkStatus();
+        },
+        &control);
+  });
+  ASSERT_TRUE(snapshot_seen.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // Well past every deadline the client has: the stream is still open.
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(service_.open_watches(), 1);
+  control.Cancel();
+  watcher.join();
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_F(AgentClientTest, WatchCallbackErrorCancelsTheStreamAndIsReturned) {
+  service_.SetWatchEvents(WatchScript(5));
+  std::unique_ptr<AgentClient> client = Client();
+  int seen = 0;
+  absl::Status status =
+      client->Watch(v1::WatchRequest(), [&](const v1::WatchEvent&) {
+        return ++seen == 2 ? absl::DataLossError("generation went back")
+                           : absl::OkStatus();
+      });
+  EXPECT_EQ(status, absl::DataLossError("generation went back"));
+  EXPECT_EQ(seen, 2);
+  EXPECT_TRUE(service_.AwaitWatchesCancelled(1, absl::Seconds(10)));
+}
+
+TEST_F(AgentClientTest, WatchCancelledFromItsCallbackSeesNoMoreEvents) {
+  service_.SetWatchEvents(WatchScript(5));
+  std::unique_ptr<AgentClient> client = Client();
+  WatchControl control;
+  int seen = 0;
+  absl::Status status = client->Watch(
+      v1::WatchRequest(),
+      [&](const v1::WatchEvent&) {
+        if (++seen == 2) control.Cancel();
+        return absl::OkStatus();
+      },
+      &control);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(seen, 2);
+  EXPECT_TRUE(service_.AwaitWatchesCancelled(1, absl::Seconds(10)));
+}
+
+TEST_F(AgentClientTest, WatchWithACancelledControlMakesNoCall) {
+  std::unique_ptr<AgentClient> client = Client();
+  WatchControl control;
+  EXPECT_FALSE(control.Cancel());  // No watch in progress.
+  int seen = 0;
+  absl::Status status = client->Watch(
+      v1::WatchRequest(),
+      [&](const v1::WatchEvent&) {
+        ++seen;
+        return absl::OkStatus();
+      },
+      &control);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(seen, 0);
+  EXPECT_TRUE(service_.watch_requests().empty());
+}
+
+TEST_F(AgentClientTest, WatchStreamErrorsKeepCodeAndMessage) {
+  std::unique_ptr<AgentClient> client = Client();
+  service_.SetFailure(
+      grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "viewer may not"));
+  const auto ignore = [](const v1::WatchEvent&) { return absl::OkStatus(); };
+  EXPECT_EQ(client->Watch(v1::WatchRequest(), ignore),
+            absl::PermissionDeniedError("viewer may not"));
+
+  // Mid-stream: the events before the error are passed on.
+  service_.SetFailure(grpc::Status::OK);
+  service_.SetWatchEvents(
+      WatchScript(1),
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent shutting down"));
+  int seen = 0;
+  EXPECT_EQ(client->Watch(v1::WatchRequest(),
+                          [&](const v1::WatchEvent&) {
+                            ++seen;
+                            return absl::OkStatus();
+                          }),
+            absl::UnavailableError("agent shutting down"));
+  EXPECT_EQ(seen, 2);
+
+  // An agent that ends the stream cleanly ends the watch cleanly.
+  service_.SetWatchEvents(WatchScript(1), grpc::Status::OK);
+  EXPECT_TRUE(client->Watch(v1::WatchRequest(), ignore).ok());
 }
 
 }  // namespace

@@ -172,7 +172,7 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
             "mailfleet: no command given; see mailfleet --help\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "lst"}).err,
             "mailfleet: unknown command 'lst': expected summary, ls, show, "
-            "hold, release, requeue, delete, expire, flush\n");
+            "hold, release, requeue, delete, expire, flush, watch\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show"}).err,
             "mailfleet: 'show' needs ID: mailfleet show ID\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show", "A", "B"}).err,
@@ -266,6 +266,44 @@ TEST(CliUsageTest, InvalidRegexIsAUsageErrorWithRe2sReason) {
   EXPECT_TRUE(ParseCommandLine({"ls", "--match", "(unclosed"}).ok());
 }
 
+TEST(CommandLineTest, WatchFlags) {
+  CommandLine line =
+      Parse({"watch", "--queue", "deferred", "--messages", "--heartbeat", "30s",
+             "--events", "5", "--top", "3"});
+  EXPECT_TRUE(line.messages);
+  EXPECT_EQ(line.heartbeat, absl::Seconds(30));
+  EXPECT_EQ(line.events, 5);
+  EXPECT_EQ(line.top, 3);
+  EXPECT_THAT(line.filter.queues(), ElementsAre(v1::POSTFIX_DEFERRED));
+  CommandLine defaults = Parse({"watch"});
+  EXPECT_FALSE(defaults.messages);
+  EXPECT_EQ(defaults.heartbeat, absl::ZeroDuration());
+  EXPECT_EQ(defaults.events, 0);
+}
+
+TEST(CliUsageTest, BadWatchFlagsAreUsageErrors) {
+  // The agent's bounds for heartbeats.
+  CliRun run = RunArgs({"--agent", "a:1", "watch", "--heartbeat", "20m"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_EQ(run.err,
+            "mailfleet: invalid --heartbeat '20m': expected 1s to 10m\n");
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "watch", "--heartbeat", "0s"}).err,
+            "mailfleet: invalid --heartbeat '0s': expected 1s to 10m\n");
+  run = RunArgs({"--agent", "a:1", "watch", "--events", "0"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_THAT(run.err, StartsWith("mailfleet: invalid --events '0': "));
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "watch", "--messages=yes"}).err,
+            "mailfleet: flag --messages takes no value\n");
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "ls", "--events", "3"}).err,
+            "mailfleet: flag --events does not apply to 'ls'\n");
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "watch", "--limit", "3"}).err,
+            "mailfleet: flag --limit does not apply to 'watch'\n");
+  EXPECT_EQ(RunArgs({"--agent", "a:1", "watch", "now"}).err,
+            "mailfleet: unexpected argument 'now' for 'watch'\n");
+  EXPECT_EQ(RunArgs({"watch"}).err,
+            "mailfleet: no agent given: --agent ADDR\n");
+}
+
 TEST(CliUsageTest, HelpPrintsUsageAndSucceeds) {
   CliRun run = RunArgs({"--help"});
   EXPECT_EQ(run.exit_code, kExitOk);
@@ -287,6 +325,17 @@ TEST(CliUsageTest, HelpPrintsUsageAndSucceeds) {
   run = RunArgs({"flush", "--help"});
   EXPECT_THAT(run.out, HasSubstr("--site DOMAIN"));
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--dry-run")));
+  run = RunArgs({"watch", "--help"});
+  EXPECT_EQ(run.exit_code, kExitOk);
+  EXPECT_THAT(run.out, StartsWith("usage: mailfleet --agent ADDR [global "
+                                  "flags] watch [flags]\n"));
+  EXPECT_THAT(run.out,
+              AllOf(HasSubstr("--messages"), HasSubstr("--heartbeat DUR"),
+                    HasSubstr("--events N"), HasSubstr("--top N"),
+                    HasSubstr("--older-than"), HasSubstr("-o json")));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--limit")));
+  run = RunArgs({"--help"});
+  EXPECT_THAT(run.out, HasSubstr("\n  watch "));
   // Every line of the help fits a terminal.
   run = RunArgs({"--help"});
   for (absl::string_view line : absl::StrSplit(run.out, '\n')) {

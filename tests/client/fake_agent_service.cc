@@ -44,14 +44,96 @@ class MessageWriter final
   size_t offset_ = 0;
 };
 
-class FailedWriter final
-    : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
+template <typename Response>
+class FailedWriter final : public grpc::ServerWriteReactor<Response> {
  public:
-  explicit FailedWriter(const grpc::Status& status) { Finish(status); }
+  explicit FailedWriter(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
 };
 
 }  // namespace
+
+// Streams its events, one write in flight, then waits for the client's
+// cancel, the scripted end, or ReleaseHungCalls, whichever comes first.
+class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  WatchWriter(FakeAgentService* service, std::vector<v1::WatchEvent> events,
+              std::optional<grpc::Status> end)
+      : service_(service), events_(std::move(events)), end_(std::move(end)) {
+    absl::MutexLock lock(&mu_);
+    NextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (finish_due_.has_value()) {
+      FinishLocked(*finish_due_);
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    NextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  // ReleaseHungCalls: the agent going away.
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "released"));
+  }
+
+  void OnDone() override {
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
+    service_->WatchDone(this, cancelled);
+    delete this;
+  }
+
+ private:
+  void NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    if (next_ < events_.size()) {
+      writing_ = true;
+      StartWrite(&events_[next_++]);
+    } else if (end_.has_value()) {
+      FinishLocked(*end_);
+    }
+  }
+
+  // At most one write in flight, and none when finishing: a finish asked
+  // for meanwhile waits for the write to be done.
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    if (writing_) {
+      if (!finish_due_.has_value()) finish_due_ = status;
+      return;
+    }
+    finished_ = true;
+    Finish(status);
+  }
+
+  FakeAgentService* const service_;
+  absl::Mutex mu_;
+  std::vector<v1::WatchEvent> events_;
+  std::optional<grpc::Status> end_;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_due_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 FakeAgentService::~FakeAgentService() { ReleaseHungCalls(); }
 
@@ -122,11 +204,41 @@ void FakeAgentService::FailActAfter(int answered, grpc::Status status) {
   act_failure_ = std::move(status);
 }
 
+void FakeAgentService::SetWatchEvents(std::vector<v1::WatchEvent> events,
+                                      std::optional<grpc::Status> end) {
+  absl::MutexLock lock(&mu_);
+  watch_events_ = std::move(events);
+  watch_end_ = std::move(end);
+}
+
+bool FakeAgentService::AwaitWatchesCancelled(int count,
+                                             absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, count]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return watches_cancelled_ >= count;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
+int FakeAgentService::open_watches() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(open_watches_.size());
+}
+
+void FakeAgentService::WatchDone(WatchWriter* writer, bool cancelled) {
+  absl::MutexLock lock(&mu_);
+  open_watches_.erase(writer);
+  if (cancelled) ++watches_cancelled_;
+}
+
 void FakeAgentService::ReleaseHungCalls() {
   std::vector<grpc::ServerUnaryReactor*> hung;
   {
     absl::MutexLock lock(&mu_);
     hung.swap(hung_);
+    // Under the lock, so that no writer is deleted meanwhile: Release only
+    // starts the finish, and OnDone comes later on another thread.
+    for (WatchWriter* writer : open_watches_) writer->Release();
   }
   for (grpc::ServerUnaryReactor* reactor : hung) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "released"));
@@ -156,6 +268,11 @@ std::vector<v1::ActRequest> FakeAgentService::act_requests() const {
 std::vector<v1::FlushRequest> FakeAgentService::flush_requests() const {
   absl::MutexLock lock(&mu_);
   return flush_requests_;
+}
+
+std::vector<v1::WatchRequest> FakeAgentService::watch_requests() const {
+  absl::MutexLock lock(&mu_);
+  return watch_requests_;
 }
 
 grpc::ServerUnaryReactor* FakeAgentService::Summary(
@@ -228,9 +345,11 @@ grpc::ServerWriteReactor<v1::GetMessageResponse>* FakeAgentService::GetMessage(
     const v1::GetMessageRequest* request) {
   absl::MutexLock lock(&mu_);
   get_requests_.push_back(*request);
-  if (!failure_.ok()) return new FailedWriter(failure_);
+  if (!failure_.ok()) {
+    return new FailedWriter<v1::GetMessageResponse>(failure_);
+  }
   if (request->queue_id().find_first_of("/. ") != std::string::npos) {
-    return new FailedWriter(grpc::Status(
+    return new FailedWriter<v1::GetMessageResponse>(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
         absl::StrCat("queue id '", request->queue_id(),
                      "' has invalid characters: expected [0-9A-Za-z]")));
@@ -240,7 +359,7 @@ grpc::ServerWriteReactor<v1::GetMessageResponse>* FakeAgentService::GetMessage(
                               return message.queue_id() == request->queue_id();
                             });
   if (found == messages_.end()) {
-    return new FailedWriter(
+    return new FailedWriter<v1::GetMessageResponse>(
         grpc::Status(grpc::StatusCode::NOT_FOUND,
                      absl::StrCat("no message with queue id '",
                                   request->queue_id(), "' on this gateway")));
@@ -360,6 +479,16 @@ grpc::ServerUnaryReactor* FakeAgentService::Flush(
     reactor->Finish(grpc::Status::OK);
   }
   return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* FakeAgentService::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  absl::MutexLock lock(&mu_);
+  watch_requests_.push_back(*request);
+  if (!failure_.ok()) return new FailedWriter<v1::WatchEvent>(failure_);
+  auto* writer = new WatchWriter(this, watch_events_, watch_end_);
+  open_watches_.insert(writer);
+  return writer;
 }
 
 FakeAgentServer::FakeAgentServer(FakeAgentService* service)

@@ -2,9 +2,10 @@
 // service (built separately): it serves the messages it is given in their
 // order, pages by offset tokens, streams stored contents in chunks of a
 // chosen size, acts on its messages without changing them (selecting by
-// ids, or by the queues of a filter, as the agent checks selectors), and
-// records the requests it saw. FakeAgentServer runs it on 127.0.0.1 with a
-// free port.
+// ids, or by the queues of a filter, as the agent checks selectors), streams
+// a scripted list of watch events and then keeps the watch open until the
+// client cancels it, and records the requests it saw. FakeAgentServer runs
+// it on 127.0.0.1 with a free port.
 #ifndef MAILFLEET_TESTS_CLIENT_FAKE_AGENT_SERVICE_H_
 #define MAILFLEET_TESTS_CLIENT_FAKE_AGENT_SERVICE_H_
 
@@ -20,9 +21,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet::testing {
+
+class WatchWriter;
 
 class FakeAgentService final : public v1::AgentService::CallbackService {
  public:
@@ -39,7 +43,8 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   void SetMaxPageSize(int page_size);
   // List's token stops moving after the first page.
   void SetStuckToken(bool stuck);
-  // Summary calls never finish until ReleaseHungCalls (deadline tests).
+  // Summary calls never finish until ReleaseHungCalls (deadline tests),
+  // which also ends open Watch calls.
   void SetHangSummary(bool hang);
   // Likewise Act and Flush calls.
   void SetHangActions(bool hang);
@@ -53,11 +58,22 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   // Act calls after the first `answered` fail with `status`.
   void FailActAfter(int answered, grpc::Status status);
 
+  // Every Watch call streams these events, in order, then waits for the
+  // client to cancel (or for `end`, when set, to finish the stream).
+  void SetWatchEvents(std::vector<v1::WatchEvent> events,
+                      std::optional<grpc::Status> end = std::nullopt);
+  // Waits until `count` Watch calls have been cancelled by their client;
+  // false after `timeout`.
+  bool AwaitWatchesCancelled(int count, absl::Duration timeout) const;
+  // Watch calls still open.
+  int open_watches() const;
+
   std::vector<v1::ListRequest> list_requests() const;
   std::vector<v1::SummaryRequest> summary_requests() const;
   std::vector<v1::GetMessageRequest> get_requests() const;
   std::vector<v1::ActRequest> act_requests() const;
   std::vector<v1::FlushRequest> flush_requests() const;
+  std::vector<v1::WatchRequest> watch_requests() const;
 
   grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
                                     const v1::SummaryRequest* request,
@@ -74,8 +90,15 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* context,
                                   const v1::FlushRequest* request,
                                   v1::FlushResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRequest* request) override;
 
  private:
+  friend class WatchWriter;
+  // From a WatchWriter as its call ends.
+  void WatchDone(WatchWriter* writer, bool cancelled);
+
   grpc::Status ListLocked(const v1::ListRequest& request,
                           v1::ListResponse* response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -104,6 +127,11 @@ class FakeAgentService final : public v1::AgentService::CallbackService {
   std::vector<v1::GetMessageRequest> get_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ActRequest> act_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::FlushRequest> flush_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::WatchEvent> watch_events_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> watch_end_ ABSL_GUARDED_BY(mu_);
+  std::set<WatchWriter*> open_watches_ ABSL_GUARDED_BY(mu_);
+  int watches_cancelled_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<v1::WatchRequest> watch_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 // Serves a FakeAgentService on 127.0.0.1:<free port> until destroyed.

@@ -1,4 +1,5 @@
-// AppendMessageJson must print exactly what MessageToJsonString prints.
+// AppendMessageJson and AppendWatchEventJson must print exactly what
+// MessageToJsonString prints.
 #include "client/cli/message_json.h"
 
 #include <google/protobuf/stubs/logging.h>
@@ -8,13 +9,16 @@
 #include <random>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "client/cli/watch_json.h"
 #include "gtest/gtest.h"
+#include "mailfleet/v1/agent.pb.h"
 #include "mailfleet/v1/types.pb.h"
 
 namespace mailfleet::cli {
 namespace {
 
-std::string Reference(const v1::Message& message) {
+std::string Reference(const google::protobuf::Message& message) {
   std::string json;
   auto status = google::protobuf::util::MessageToJsonString(message, &json);
   EXPECT_TRUE(status.ok()) << status.ToString();
@@ -321,6 +325,153 @@ TEST(MessageJsonTest, AppendsToWhatIsThere) {
   std::string json = "x";
   ASSERT_TRUE(AppendMessageJson(message, &json).ok());
   EXPECT_EQ(json, "x{\"queueId\":\"A1\"}");
+}
+
+std::string FastEvent(const v1::WatchEvent& event) {
+  std::string json;
+  absl::Status status = AppendWatchEventJson(event, &json);
+  EXPECT_TRUE(status.ok()) << status;
+  return json;
+}
+
+v1::QueueSummary SomeSummary() {
+  v1::QueueSummary summary;
+  v1::QueueStats* deferred = summary.add_queues();
+  deferred->set_queue(v1::POSTFIX_DEFERRED);
+  deferred->set_messages(2);
+  deferred->set_bytes(8484);
+  deferred->add_age_buckets(1);
+  deferred->add_age_buckets(0);
+  deferred->mutable_oldest_arrival()->set_seconds(1732449000);
+  summary.set_total_messages(2);
+  summary.set_total_bytes(8484);
+  summary.add_age_bucket_bounds()->set_seconds(300);
+  v1::DomainCount* domain = summary.add_top_domains();
+  domain->set_domain("example.net");
+  domain->set_recipients(3);
+  summary.add_top_delay_reasons()->set_reason("452 <mailbox> full");
+  return summary;
+}
+
+TEST(WatchJsonTest, EventsOfEveryKindMatchProtobuf) {
+  RandomText random(3, /*valid_utf8=*/true);
+  v1::WatchEvent snapshot;
+  snapshot.set_instance_id("7f3a-01");
+  snapshot.set_generation(42);
+  snapshot.mutable_time()->set_seconds(1732449600);
+  snapshot.mutable_snapshot()->set_reason(v1::WatchSnapshot::REASON_INITIAL);
+  snapshot.mutable_snapshot()->mutable_agent()->set_hostname("gw1");
+  snapshot.mutable_snapshot()->mutable_agent()->set_generation(42);
+  *snapshot.mutable_snapshot()->mutable_summary() = SomeSummary();
+  for (int i = 0; i < 50; ++i) {
+    *snapshot.mutable_snapshot()->add_messages() = RandomMessage(random);
+  }
+  snapshot.mutable_snapshot()->set_last(true);
+  EXPECT_EQ(FastEvent(snapshot), Reference(snapshot));
+
+  v1::WatchEvent delta;
+  delta.set_instance_id("7f3a-01");
+  delta.set_generation(43);
+  delta.mutable_time()->set_seconds(1732449601);
+  delta.mutable_time()->set_nanos(5000);
+  for (int kind = 0; kind <= 5; ++kind) {
+    v1::MessageChange* change = delta.mutable_delta()->add_changes();
+    change->set_kind(static_cast<v1::MessageChange::Kind>(kind));
+    change->set_queue_id(absl::StrCat("A", kind));
+    change->set_from_queue(v1::POSTFIX_DEFERRED);
+    change->set_to_queue(static_cast<v1::QueueKind>(kind == 5 ? 99 : kind));
+    if (kind != 2) *change->mutable_message() = RandomMessage(random);
+  }
+  delta.mutable_delta()->add_changes();  // All defaults: {}.
+  v1::SummaryUpdate* update = delta.mutable_delta()->mutable_summary();
+  *update->add_queues() = SomeSummary().queues(0);
+  update->add_queues()->set_queue(v1::POSTFIX_HOLD);
+  update->set_total_messages(2);
+  update->mutable_top_domains();
+  EXPECT_EQ(FastEvent(delta), Reference(delta));
+
+  v1::WatchEvent heartbeat;
+  heartbeat.set_instance_id("7f3a-01");
+  heartbeat.set_generation(43);
+  heartbeat.mutable_heartbeat();
+  EXPECT_EQ(FastEvent(heartbeat),
+            "{\"instanceId\":\"7f3a-01\",\"generation\":\"43\","
+            "\"heartbeat\":{}}");
+  EXPECT_EQ(FastEvent(heartbeat), Reference(heartbeat));
+  heartbeat.mutable_heartbeat()->mutable_summary()->set_total_bytes(1);
+  EXPECT_EQ(FastEvent(heartbeat), Reference(heartbeat));
+}
+
+TEST(WatchJsonTest, EmptyAndUnknownPartsMatchProtobuf) {
+  v1::WatchEvent event;
+  EXPECT_EQ(FastEvent(event), "{}");
+  event.mutable_snapshot();
+  EXPECT_EQ(FastEvent(event), "{\"snapshot\":{}}");
+  event.mutable_snapshot()->set_last(true);
+  EXPECT_EQ(FastEvent(event), "{\"snapshot\":{\"last\":true}}");
+  event.mutable_snapshot()->set_reason(
+      static_cast<v1::WatchSnapshot::Reason>(7));
+  event.mutable_snapshot()->mutable_agent();
+  event.mutable_snapshot()->add_messages();
+  EXPECT_EQ(FastEvent(event), Reference(event));
+  event.mutable_delta();
+  EXPECT_EQ(FastEvent(event), "{\"delta\":{}}");
+  event.set_generation(-3);
+  event.mutable_time();
+  EXPECT_EQ(FastEvent(event), Reference(event));
+}
+
+TEST(WatchJsonTest, RandomDeltasAndSnapshotsMatchProtobuf) {
+  google::protobuf::LogSilencer quiet;
+  RandomText random(4, /*valid_utf8=*/false);
+  for (int i = 0; i < 2000; ++i) {
+    v1::WatchEvent event;
+    if (random.Pick(0, 1)) event.set_instance_id(random.Next(2));
+    event.set_generation(random.Pick(0, 1 << 30));
+    if (random.Pick(0, 1)) {
+      event.mutable_time()->set_seconds(random.Pick(0, 1 << 30));
+    }
+    if (random.Pick(0, 1)) {
+      v1::WatchSnapshot* snapshot = event.mutable_snapshot();
+      snapshot->set_reason(
+          static_cast<v1::WatchSnapshot::Reason>(random.Pick(0, 3)));
+      if (random.Pick(0, 1)) *snapshot->mutable_summary() = SomeSummary();
+      for (int m = random.Pick(0, 5); m > 0; --m) {
+        *snapshot->add_messages() = RandomMessage(random);
+      }
+      snapshot->set_last(random.Pick(0, 1));
+    } else {
+      for (int c = random.Pick(0, 5); c > 0; --c) {
+        v1::MessageChange* change = event.mutable_delta()->add_changes();
+        change->set_kind(
+            static_cast<v1::MessageChange::Kind>(random.Pick(0, 5)));
+        change->set_queue_id(random.Next(2));
+        change->set_from_queue(static_cast<v1::QueueKind>(random.Pick(0, 14)));
+        change->set_to_queue(static_cast<v1::QueueKind>(random.Pick(0, 14)));
+        if (random.Pick(0, 1)) {
+          *change->mutable_message() = RandomMessage(random);
+        }
+      }
+    }
+    ASSERT_EQ(FastEvent(event), Reference(event)) << event.DebugString();
+  }
+}
+
+TEST(WatchJsonTest, OutOfRangeTimestampFailsAndLeavesOutputAlone) {
+  google::protobuf::LogSilencer quiet;
+  v1::WatchEvent event;
+  event.set_generation(5);
+  v1::Message* message = event.mutable_snapshot()->add_messages();
+  message->set_queue_id("A1");
+  message->mutable_arrival_time()->set_seconds(253402300800);
+  std::string json = "before";
+  absl::Status status = AppendWatchEventJson(event, &json);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(json, "before");
+  event.clear_snapshot();
+  event.mutable_time()->set_nanos(-1);
+  EXPECT_FALSE(AppendWatchEventJson(event, &json).ok());
+  EXPECT_EQ(json, "before");
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 // How results look: units, the ls table (plain and wide), the summary, the
-// envelope of `show`, and Output's JSON lines.
+// envelope of `show`, watch's log lines and screen, and Output's JSON lines.
 #include "client/cli/output.h"
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "absl/time/time.h"
@@ -13,6 +14,7 @@
 #include "client/cli/terminal_text.h"
 #include "client/cli/text_table.h"
 #include "client/cli/units.h"
+#include "client/cli/watch_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -293,6 +295,121 @@ TEST(OutputTest, FailedStreamIsReported) {
   out.BeginMessageList();
   ASSERT_TRUE(out.AddMessage(DeferredMessage()).ok());
   EXPECT_FALSE(out.EndMessageList().ok());
+}
+
+v1::WatchEvent WatchDelta(int64_t generation, absl::Time time) {
+  v1::WatchEvent event;
+  event.set_instance_id("3f2a9c");
+  event.set_generation(generation);
+  SetTime(time, event.mutable_time());
+  v1::MessageChange* moved = event.mutable_delta()->add_changes();
+  moved->set_kind(v1::MessageChange::MOVED);
+  moved->set_queue_id("4XyZ1b2C3dzAB12");
+  moved->set_from_queue(v1::POSTFIX_DEFERRED);
+  moved->set_to_queue(v1::POSTFIX_HOLD);
+  *moved->mutable_message() = DeferredMessage();
+  moved->mutable_message()->set_queue(v1::POSTFIX_HOLD);
+  v1::MessageChange* added = event.mutable_delta()->add_changes();
+  added->set_kind(v1::MessageChange::ADDED);
+  added->set_queue_id("5AbC");
+  added->set_to_queue(v1::MPA_ERROR);
+  v1::MessageChange* removed = event.mutable_delta()->add_changes();
+  removed->set_kind(v1::MessageChange::REMOVED);
+  removed->set_queue_id("6\x1b[2J");  // Sanitized, like everything shown.
+  removed->set_from_queue(v1::POSTFIX_ACTIVE);
+  return event;
+}
+
+TEST(WatchTextTest, LogHasALinePerChangeWithTimeGenerationAndSender) {
+  std::string out;
+  AppendWatchLogLines(WatchDelta(43, kNow + absl::Seconds(5)), SnapshotNote(),
+                      /*wide=*/false, kDisplay, &out);
+  EXPECT_EQ(out,
+            "12:00:05 43 moved   4XyZ1b2C3dzAB12 deferred->hold "
+            "alice@example.com\n"
+            "12:00:05 43 added   5AbC -->mpa-error\n"
+            "12:00:05 43 removed 6?[2J active->-\n");
+  out.clear();
+  AppendWatchLogLines(WatchDelta(43, kNow), SnapshotNote(), /*wide=*/true,
+                      kDisplay, &out);
+  EXPECT_THAT(out, HasSubstr(" deferred->hold alice@example.com "
+                             "bob@example.net,carol@example.org,"
+                             "dave@example.net\n"));
+}
+
+TEST(WatchTextTest, LogShowsSnapshotsWhenCompleteAndNoHeartbeats) {
+  v1::WatchEvent event;
+  event.set_generation(42);
+  SetTime(kNow, event.mutable_time());
+  const SnapshotNote initial{1250, v1::WatchSnapshot::REASON_INITIAL, false};
+  std::string out;
+  AppendWatchLogLines(event, initial, false, kDisplay, &out);
+  EXPECT_EQ(out, "");  // Not the last part.
+  event.mutable_snapshot()->set_last(true);
+  AppendWatchLogLines(event, initial, false, kDisplay, &out);
+  EXPECT_EQ(out, "12:00:00 42 snapshot 1250 messages (initial)\n");
+  out.clear();
+  AppendWatchLogLines(event,
+                      SnapshotNote{1, v1::WatchSnapshot::REASON_RESYNC, true},
+                      false, kDisplay, &out);
+  EXPECT_EQ(out, "12:00:00 42 snapshot 1 message (resync, agent restarted)\n");
+  out.clear();
+  event.mutable_heartbeat();
+  AppendWatchLogLines(event, SnapshotNote(), false, kDisplay, &out);
+  EXPECT_EQ(out, "");
+}
+
+TEST(WatchTextTest, RecentChangesKeepsTheLastFewOnly) {
+  RecentChanges recent(2);
+  recent.Add(WatchDelta(43, kNow), SnapshotNote(), kDisplay);
+  EXPECT_THAT(recent.lines(),
+              ::testing::ElementsAre("12:00:00 added   5AbC - -> mpa-error",
+                                     "12:00:00 removed 6?[2J active -> -"));
+  v1::WatchEvent snapshot;
+  SetTime(kNow + absl::Minutes(1), snapshot.mutable_time());
+  snapshot.mutable_snapshot()->set_last(true);
+  recent.Add(snapshot, SnapshotNote{7, v1::WatchSnapshot::REASON_RESYNC, false},
+             kDisplay);
+  EXPECT_THAT(recent.lines(),
+              ::testing::ElementsAre("12:00:00 removed 6?[2J active -> -",
+                                     "12:01:00 snapshot 7 messages (resync)"));
+}
+
+TEST(WatchTextTest, ScreenClearsThenHeaderSummaryAndRecentChanges) {
+  WatchScreenFrame frame;
+  frame.host = "gw1.example.com";
+  frame.instance_id = "3f2a9c";
+  frame.generation = 43;
+  frame.updated = kNow + absl::Seconds(5);
+  frame.summary = SampleSummary().summary();
+  frame.recent = {"12:00:05 moved   4XyZ1b2C3dzAB12 deferred -> hold"};
+  std::string out;
+  AppendWatchScreen(frame, kDisplay, &out);
+  std::string summary;
+  AppendQueueSummary(frame.summary,
+                     DisplayContext{frame.updated, kDisplay.zone}, &summary);
+  EXPECT_EQ(out, std::string(kClearScreen) +
+                     "agent gw1.example.com instance 3f2a9c generation 43, "
+                     "updated 12:00:05\n\n" +
+                     summary +
+                     "\n12:00:05 moved   4XyZ1b2C3dzAB12 deferred -> hold\n");
+  EXPECT_THAT(summary, HasSubstr("deferred       123  1.2M"));
+}
+
+TEST(OutputTest, WatchEventsAreWrittenAtOnce) {
+  std::ostringstream json, log;
+  Output json_out(json, OutputFormat::kJson, kDisplay);
+  Output log_out(log, OutputFormat::kTable, kDisplay);
+  const v1::WatchEvent event = WatchDelta(43, kNow);
+  ASSERT_TRUE(json_out.PrintWatchEvent(event, SnapshotNote()).ok());
+  ASSERT_TRUE(log_out.PrintWatchEvent(event, SnapshotNote()).ok());
+  std::string expected;
+  ASSERT_TRUE(
+      google::protobuf::util::MessageToJsonString(event, &expected).ok());
+  // Without a Flush: each event reaches the stream as it is printed.
+  EXPECT_EQ(json.str(), expected + "\n");
+  const std::string lines = log.str();
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3);
 }
 
 TEST(TextTableTest, ColumnsFitTheWidestCellAndNoTrailingBlanks) {
