@@ -421,6 +421,11 @@ void WatchHub::Run() {
       batches.swap(batches_);
     }
     absl::MutexLock lock(&watchers_mu_);
+    // A rescan that found nothing new replaced the index's snapshot with an
+    // equal one without a batch: take it, so that the old one is freed.
+    if (auto latest = index_->Current(); latest->generation() == current_->generation()) {
+      current_ = std::move(latest);
+    }
     // Newcomers start from the snapshot every delta so far leads to.
     for (Watcher* w : watchers_) {
       if (!w->started) StartSnapshotLocked(w, v1::WatchSnapshot::REASON_INITIAL);
