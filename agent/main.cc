@@ -36,6 +36,9 @@ ABSL_FLAG(std::string, postfix_config_dir, "/etc/postfix",
 ABSL_FLAG(absl::Duration, rescan_interval, absl::Seconds(60),
           "how often the whole queue is read again, correcting whatever the "
           "live updates missed");
+ABSL_FLAG(absl::Duration, idle_rescan_interval, absl::Minutes(10),
+          "how often the whole queue is read again while nothing at all "
+          "changed in it");
 ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(200),
           "how long queue changes are gathered before they are applied as one "
           "batch (one generation)");
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   mailfleet::MonitorOptions monitor_options;
   monitor_options.batch_window = absl::GetFlag(FLAGS_batch_window);
   monitor_options.rescan_interval = absl::GetFlag(FLAGS_rescan_interval);
+  monitor_options.idle_rescan_interval = absl::GetFlag(FLAGS_idle_rescan_interval);
   if (monitor_options.batch_window < absl::ZeroDuration() ||
       monitor_options.rescan_interval <= absl::ZeroDuration()) {
     return Fail("--batch-window must be >= 0 and --rescan-interval > 0");

@@ -48,6 +48,7 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
   absl::Status watched = watcher_->Watch(path);
   if (!watched.ok()) {
     if (absl::IsNotFound(watched)) return;  // not created yet: the top tells
+    degraded_ = true;
     if (!watch_failed_logged_) {
       watch_failed_logged_ = true;
       spdlog::warn("cannot watch {}: {}; its changes show at the next rescan",
@@ -84,6 +85,7 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
 
 void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
   ++events_;
+  active_ = true;
   if (event.kind == DirEvent::Kind::kOverflow) {
     overflowed_ = true;
     return;
@@ -152,6 +154,7 @@ void QueueMonitor::RescanNow(Pending& pending) {
   // What changed before the scan starts, the scan reads.
   pending.clear();
   overflowed_ = false;
+  active_ = false;
   ++rescans_;
   (void)index_->Rescan([&] {
     // Events that came during the scan: applied right after it, and no
@@ -183,7 +186,8 @@ absl::Status QueueMonitor::Start() {
 void QueueMonitor::Run() {
   Pending pending;
   std::vector<DirEvent> events;
-  absl::Time next_rescan = absl::Now() + options_.rescan_interval;
+  absl::Time last_rescan = absl::Now();
+  absl::Time next_rescan = last_rescan + options_.rescan_interval;
   absl::Time batch_due = absl::InfiniteFuture();
   while (!stopping_) {
     absl::Time wake = std::min(next_rescan, batch_due);
@@ -200,10 +204,15 @@ void QueueMonitor::Run() {
     for (const DirEvent& e : events) Handle(e, pending);
     const absl::Time now = absl::Now();
     if (!had_pending && !pending.empty()) batch_due = now + options_.batch_window;
+    if (now >= next_rescan && !active_ && !degraded_ &&
+        now - last_rescan < options_.idle_rescan_interval) {
+      next_rescan = now + options_.rescan_interval;  // quiet: nothing to correct
+    }
     if (overflowed_ || now >= next_rescan) {
       if (overflowed_) spdlog::warn("the kernel dropped queue events: rescanning");
       RescanNow(pending);
-      next_rescan = absl::Now() + options_.rescan_interval;
+      last_rescan = absl::Now();
+      next_rescan = last_rescan + options_.rescan_interval;
       batch_due = pending.empty() ? absl::InfiniteFuture()
                                   : absl::Now() + options_.batch_window;
       continue;

@@ -26,8 +26,12 @@ namespace mailfleet {
 struct MonitorOptions {
   // How long changes are gathered before they are applied as one batch.
   absl::Duration batch_window = absl::Milliseconds(200);
-  // How often the whole queue is read again.
+  // How often the whole queue is read again while it changes.
   absl::Duration rescan_interval = absl::Seconds(60);
+  // How often while nothing changed at all: every change shows as an
+  // event, so a quiet queue cannot drift (a lost event is an overflow, and
+  // that rescans at once). A large queue is not read again for nothing.
+  absl::Duration idle_rescan_interval = absl::Minutes(10);
 };
 
 struct MonitorStats {
@@ -82,6 +86,9 @@ class QueueMonitor {
   absl::flat_hash_map<std::string, DirInfo> dirs_;
   bool overflowed_ = false;
   bool watch_failed_logged_ = false;
+  // Since the last rescan: any event, any directory left unwatched.
+  bool active_ = false;
+  bool degraded_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::atomic<int64_t> events_{0}, batches_{0}, refreshed_{0}, rescans_{0};

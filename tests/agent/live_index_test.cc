@@ -185,9 +185,10 @@ class LiveIndexTest : public ::testing::Test {
   }
 
   void StartMonitor(absl::Duration window = absl::Milliseconds(50),
-                    absl::Duration rescan = absl::Hours(1)) {
-    monitor_ = std::make_unique<QueueMonitor>(index_.get(), &fs_, &watcher_,
-                                              MonitorOptions{window, rescan});
+                    absl::Duration rescan = absl::Hours(1),
+                    absl::Duration idle_rescan = absl::Hours(1)) {
+    monitor_ = std::make_unique<QueueMonitor>(
+        index_.get(), &fs_, &watcher_, MonitorOptions{window, rescan, idle_rescan});
     ASSERT_TRUE(monitor_->Start().ok());
     absl::MutexLock lock(&mu_);
     batches_.clear();  // the first scan's
@@ -324,7 +325,7 @@ TEST_F(LiveIndexTest, LostEventsMeanARescan) {
 }
 
 TEST_F(LiveIndexTest, PeriodicRescanCorrectsDriftAndIsQuietWithout) {
-  StartMonitor(absl::Milliseconds(50), absl::Milliseconds(200));
+  StartMonitor(absl::Milliseconds(50), absl::Milliseconds(200), absl::Milliseconds(200));
   fs_.AddFile("/q/hold/HHHHHH01", File());  // no event: drift
   auto batches = Batches(1);
   ASSERT_EQ(batches.size(), 1u);
@@ -333,6 +334,23 @@ TEST_F(LiveIndexTest, PeriodicRescanCorrectsDriftAndIsQuietWithout) {
   EXPECT_EQ(Batches(2, absl::Milliseconds(600)).size(), 1u);  // nothing new
   EXPECT_GE(monitor_->stats().rescans, 2);
   EXPECT_EQ(index_->Current()->generation(), g);
+}
+
+TEST_F(LiveIndexTest, AQuietQueueIsRescannedOnlyAtTheIdleInterval) {
+  StartMonitor(absl::Milliseconds(20), absl::Milliseconds(100), absl::Hours(1));
+  absl::SleepFor(absl::Milliseconds(350));
+  EXPECT_EQ(monitor_->stats().rescans, 0);
+  // Any event makes the next interval's rescan due.
+  fs_.AddFile("/q/hold/IIIIII01", File());
+  watcher_.Push({DirEvent::Kind::kChanged, "/q/hold", "IIIIII01"});
+  fs_.AddFile("/q/hold/IIIIII02", File());  // no event: drift
+  auto batches = Batches(2);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_FALSE(batches[0]->rescan);
+  EXPECT_TRUE(batches[1]->rescan);
+  EXPECT_THAT(Describe(batches[1]->changes),
+              ElementsAre("added IIIIII02 unknown->hold"));
+  EXPECT_EQ(monitor_->stats().rescans, 1);
 }
 
 TEST_F(LiveIndexTest, ActionsPublishMovesWithoutReading) {
