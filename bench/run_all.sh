@@ -27,7 +27,7 @@ if [ ! -f "$ROOT/config/main.cf" ]; then
   "$TESTPOSTFIX" settle --root "$ROOT" --timeout 900 >&2
 fi
 
-echo "Machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p')), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); Postfix $(postconf -h mail_version); $(date -u +%F)."
+echo "Machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p')), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); Postfix $(postconf -c "$ROOT/config" -h mail_version); $(date -u +%F)."
 echo
 "$BUILD_DIR/bench/listing/mailfleet-bench-listing" \
   --postfix-config-dir "$ROOT/config" \
@@ -38,3 +38,7 @@ echo
   --postfix-config-dir "$ROOT/config" \
   --agent-bin "$BUILD_DIR/agent/mailfleet-agent" \
   --cli-bin "$BUILD_DIR/client/cli/mailfleet" --runs "${ACTION_RUNS:-3}"
+echo
+"$BUILD_DIR/bench/watch/mailfleet-bench-watch" \
+  --postfix-config-dir "$ROOT/config" \
+  --agent-bin "$BUILD_DIR/agent/mailfleet-agent"
