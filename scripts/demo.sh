@@ -56,8 +56,20 @@ start() {
   say mailfleet --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --dry-run
   "$CLI" --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --dry-run | sed -n 1,4p
   echo "..."
+  # A watcher in the background sees the hold as moves, then a few new
+  # messages arrive as Postfix moves them along.
+  "$CLI" --agent "$AGENT_ADDR" watch --queue hold --queue incoming --queue active \
+    > "$DEMO_DIR/watch.out" 2>&1 &
+  watch_pid=$!
+  sleep 0.5
   say mailfleet --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --yes
   "$CLI" --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --yes
+  "$TESTPOSTFIX" fill --port "$port" --count 3 --seed 7 > /dev/null
+  sleep 2
+  kill -INT "$watch_pid"; wait "$watch_pid" || true
+  say "mailfleet --agent $AGENT_ADDR watch --queue hold --queue incoming --queue active   # meanwhile, piped"
+  sed -n 1,6p "$DEMO_DIR/watch.out"
+  echo "... ($(wc -l < "$DEMO_DIR/watch.out") lines)"
 
   say mailfleet --agent "$AGENT_ADDR" summary
   "$CLI" --agent "$AGENT_ADDR" summary
@@ -77,6 +89,7 @@ start() {
 The demo keeps running: try
   $CLI --agent $AGENT_ADDR ls --older-than 1m --min-size 100k
   $CLI --agent $AGENT_ADDR show $id
+  $CLI --agent $AGENT_ADDR watch        # a live summary; Ctrl-C ends it
 Stop it with: make demo-stop
 EOT
 }

@@ -37,6 +37,26 @@ const char* KindName(IndexChange::Kind kind) {
 
 }  // namespace
 
+std::shared_ptr<const IndexBatch> MergeBatches(
+    const std::vector<std::shared_ptr<const IndexBatch>>& batches) {
+  if (batches.size() == 1) return batches[0];
+  auto merged = std::make_shared<IndexBatch>();
+  merged->generation = batches.back()->generation;
+  merged->time = batches.back()->time;
+  merged->before = batches.front()->before;
+  merged->after = batches.back()->after;
+  absl::flat_hash_set<absl::string_view> seen;
+  std::vector<absl::string_view> ids;
+  for (const auto& b : batches) {
+    merged->rescan = merged->rescan || b->rescan;
+    for (const IndexChange& c : b->changes) {
+      if (seen.insert(c.queue_id).second) ids.push_back(c.queue_id);
+    }
+  }
+  merged->changes = QueueSnapshot::Diff(*merged->before, *merged->after, ids);
+  return merged;
+}
+
 QueueIndex::QueueIndex(const postfix::QueueReader* reader)
     : reader_(reader),
       instance_id_(NewInstanceId()),

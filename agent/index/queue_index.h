@@ -41,6 +41,11 @@ struct IndexBatch {
   bool rescan = false;  // from a full rescan
 };
 
+// One batch with the effect of `batches` (consecutive, oldest first): from
+// the first's before to the last's after, each message that differs once.
+std::shared_ptr<const IndexBatch> MergeBatches(
+    const std::vector<std::shared_ptr<const IndexBatch>>& batches);
+
 // A message to read again, and where to look for it first.
 struct RefreshTarget {
   std::string queue_id;

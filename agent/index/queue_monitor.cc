@@ -188,8 +188,14 @@ void QueueMonitor::Run() {
   std::vector<DirEvent> events;
   absl::Time last_rescan = absl::Now();
   absl::Time next_rescan = last_rescan + options_.rescan_interval;
-  absl::Time batch_due = absl::InfiniteFuture();
+  // When the batch being gathered started, and when it last grew.
+  absl::Time batch_start = absl::InfiniteFuture();
+  absl::Time batch_grew = absl::InfiniteFuture();
   while (!stopping_) {
+    const absl::Time batch_due =
+        pending.empty() ? absl::InfiniteFuture()
+                        : std::min(batch_start + options_.batch_window,
+                                   batch_grew + options_.batch_quiet);
     absl::Time wake = std::min(next_rescan, batch_due);
     absl::Duration wait = std::max(absl::ZeroDuration(), wake - absl::Now());
     events.clear();
@@ -200,10 +206,11 @@ void QueueMonitor::Run() {
       absl::SleepFor(std::min(options_.rescan_interval, absl::Seconds(5)));
     }
     if (stopping_) break;
-    const bool had_pending = !pending.empty();
+    const size_t had_pending = pending.size();
     for (const DirEvent& e : events) Handle(e, pending);
     const absl::Time now = absl::Now();
-    if (!had_pending && !pending.empty()) batch_due = now + options_.batch_window;
+    if (had_pending == 0 && !pending.empty()) batch_start = now;
+    if (!events.empty()) batch_grew = now;
     if (now >= next_rescan && !active_ && !degraded_ &&
         now - last_rescan < options_.idle_rescan_interval) {
       next_rescan = now + options_.rescan_interval;  // quiet: nothing to correct
@@ -213,13 +220,13 @@ void QueueMonitor::Run() {
       RescanNow(pending);
       last_rescan = absl::Now();
       next_rescan = last_rescan + options_.rescan_interval;
-      batch_due = pending.empty() ? absl::InfiniteFuture()
-                                  : absl::Now() + options_.batch_window;
+      batch_start = batch_grew = last_rescan;
       continue;
     }
-    if (!pending.empty() && now >= batch_due) {
+    if (!pending.empty() &&
+        now >= std::min(batch_start + options_.batch_window,
+                        batch_grew + options_.batch_quiet)) {
       ApplyPending(pending);
-      batch_due = absl::InfiniteFuture();
     }
   }
 }

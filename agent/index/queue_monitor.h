@@ -24,7 +24,9 @@
 namespace mailfleet {
 
 struct MonitorOptions {
-  // How long changes are gathered before they are applied as one batch.
+  // Changes are gathered into one batch until none came for `batch_quiet`
+  // (a lone change, such as a hold, is applied at once), or for at most
+  // `batch_window` while they keep coming.
   absl::Duration batch_window = absl::Milliseconds(200);
   // How often the whole queue is read again while it changes.
   absl::Duration rescan_interval = absl::Seconds(60);
@@ -32,6 +34,7 @@ struct MonitorOptions {
   // event, so a quiet queue cannot drift (a lost event is an overflow, and
   // that rescans at once). A large queue is not read again for nothing.
   absl::Duration idle_rescan_interval = absl::Minutes(10);
+  absl::Duration batch_quiet = absl::Milliseconds(20);
 };
 
 struct MonitorStats {

@@ -608,6 +608,47 @@ bool QueueSnapshot::SameEnvelope(const View& a, const Message& b) {
   return true;
 }
 
+namespace {
+
+// How one message differs between two snapshots, if it does.
+std::optional<IndexChange> Compare(const std::optional<QueueSnapshot::View>& b,
+                                   const std::optional<QueueSnapshot::View>& a) {
+  if (!a && !b) return std::nullopt;
+  if (!b) {
+    return IndexChange{IndexChange::Kind::kAdded, std::string(a->id()),
+                       QueueKind::kUnknown, a->queue_kind()};
+  }
+  if (!a) {
+    return IndexChange{IndexChange::Kind::kRemoved, std::string(b->id()),
+                       b->queue_kind(), QueueKind::kUnknown};
+  }
+  if (a->queue_kind() != b->queue_kind()) {
+    return IndexChange{IndexChange::Kind::kMoved, std::string(a->id()),
+                       b->queue_kind(), a->queue_kind()};
+  }
+  if (a->next_attempt() != b->next_attempt() ||
+      a->forced_expire() != b->forced_expire() ||
+      !QueueSnapshot::SameEnvelope(*a, *b)) {
+    return IndexChange{IndexChange::Kind::kChanged, std::string(a->id()),
+                       b->queue_kind(), a->queue_kind()};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<IndexChange> QueueSnapshot::Diff(
+    const QueueSnapshot& before, const QueueSnapshot& after,
+    const std::vector<absl::string_view>& ids) {
+  std::vector<IndexChange> changes;
+  for (absl::string_view id : ids) {
+    if (auto c = Compare(before.Find(id), after.Find(id))) {
+      changes.push_back(*std::move(c));
+    }
+  }
+  return changes;
+}
+
 std::vector<IndexChange> QueueSnapshot::Diff(const QueueSnapshot& before,
                                              const QueueSnapshot& after) {
   std::vector<IndexChange> changes;
@@ -617,28 +658,17 @@ std::vector<IndexChange> QueueSnapshot::Diff(const QueueSnapshot& before,
     std::optional<View> b, a;
     if (i < nb) b = View(&before, &before.entries_[before.by_id_[i]]);
     if (j < na) a = View(&after, &after.entries_[after.by_id_[j]]);
-    if (a && (!b || a->id() < b->id())) {
-      changes.push_back({IndexChange::Kind::kAdded, std::string(a->id()),
-                         QueueKind::kUnknown, a->queue_kind()});
-      ++j;
-      continue;
+    if (a && b && a->id() != b->id()) {
+      // Only the smaller id is this step's.
+      if (a->id() < b->id()) {
+        b.reset();
+      } else {
+        a.reset();
+      }
     }
-    if (b && (!a || b->id() < a->id())) {
-      changes.push_back({IndexChange::Kind::kRemoved, std::string(b->id()),
-                         b->queue_kind(), QueueKind::kUnknown});
-      ++i;
-      continue;
-    }
-    if (a->queue_kind() != b->queue_kind()) {
-      changes.push_back({IndexChange::Kind::kMoved, std::string(a->id()),
-                         b->queue_kind(), a->queue_kind()});
-    } else if (a->next_attempt() != b->next_attempt() ||
-               a->forced_expire() != b->forced_expire() || !SameEnvelope(*a, *b)) {
-      changes.push_back({IndexChange::Kind::kChanged, std::string(a->id()),
-                         b->queue_kind(), a->queue_kind()});
-    }
-    ++i;
-    ++j;
+    if (a) ++j;
+    if (b) ++i;
+    if (auto c = Compare(b, a)) changes.push_back(*std::move(c));
   }
   return changes;
 }

@@ -187,6 +187,10 @@ class QueueSnapshot {
   // What changed from `before` to `after`, by queue id, in id order.
   static std::vector<IndexChange> Diff(const QueueSnapshot& before,
                                        const QueueSnapshot& after);
+  // The same, for these ids only (each once).
+  static std::vector<IndexChange> Diff(const QueueSnapshot& before,
+                                       const QueueSnapshot& after,
+                                       const std::vector<absl::string_view>& ids);
   // Whether two messages have the same envelope: everything but where they
   // are (queue, next attempt, forced expiry).
   static bool SameEnvelope(const View& a, const View& b);

@@ -12,6 +12,8 @@ namespace {
 
 // Summaries for heartbeats are shared for this long: ages move in minutes.
 constexpr absl::Duration kHeartbeatSummaryAge = absl::Seconds(5);
+// A filter's summary is computed at most this often while the queue changes.
+constexpr absl::Duration kSummaryInterval = absl::Seconds(1);
 
 v1::MessageChange::Kind ToProto(IndexChange::Kind kind) {
   switch (kind) {
@@ -56,6 +58,8 @@ class WatchHub::Watcher : public grpc::ServerWriteReactor<v1::WatchEvent> {
   // The hub thread's, under watchers_mu_.
   bool started = false;
   QueueSummary sent_summary;
+  // The last delta went without the summary's changes.
+  bool summary_behind = false;
   absl::Time last_resync_logged = absl::InfinitePast();
 
   // Replaces whatever is queued with a snapshot of `snapshot`.
@@ -297,16 +301,34 @@ void WatchHub::Shutdown() {
   }
 }
 
-const QueueSummary& WatchHub::SummaryFor(const Watcher& w,
+const QueueSummary* WatchHub::SummaryFor(const Watcher& w,
                                          const QueueSnapshot& snapshot,
-                                         absl::Time now, absl::Duration max_age) {
+                                         absl::Time now, SummaryNeed need) {
   CachedSummary& c = summaries_[w.summary_key];
-  if (c.snapshot != &snapshot || now - c.computed > max_age) {
-    c.snapshot = &snapshot;
-    c.computed = now;
-    c.summary = snapshot.Summarize(w.filter, now, w.top_n);
+  const bool same = c.generation == snapshot.generation();
+  const absl::Duration age = now - c.computed;
+  const absl::Duration reuse =
+      need == SummaryNeed::kHeartbeat ? kHeartbeatSummaryAge : kSummaryInterval;
+  if (same && age < reuse) return &c.summary;
+  // Summarising a large queue takes milliseconds: while it changes, once
+  // a second per filter, whatever the number of batches.
+  if (need != SummaryNeed::kExact && age < kSummaryInterval) return nullptr;
+  c.generation = snapshot.generation();
+  c.computed = now;
+  c.summary = snapshot.Summarize(w.filter, now, w.top_n);
+  return &c.summary;
+}
+
+bool WatchHub::UpdateSummaryLocked(Watcher* w, const QueueSnapshot& snapshot,
+                                   absl::Time now, SummaryNeed need,
+                                   v1::SummaryUpdate* out) {
+  const QueueSummary* summary = SummaryFor(*w, snapshot, now, need);
+  w->summary_behind = summary == nullptr;
+  if (summary == nullptr || !ToProtoUpdate(w->sent_summary, *summary, out)) {
+    return false;
   }
-  return c.summary;
+  w->sent_summary = *summary;
+  return true;
 }
 
 void WatchHub::StartSnapshotLocked(Watcher* w, int reason) {
@@ -324,7 +346,8 @@ void WatchHub::StartSnapshotLocked(Watcher* w, int reason) {
   SetTimestamp(current_->scan_time(), agent->mutable_last_scan_time());
   SetDuration(current_->scan_duration(), agent->mutable_last_scan_duration());
   // Watchers that join together share one summary.
-  w->sent_summary = SummaryFor(*w, *current_, now, absl::Seconds(1));
+  w->sent_summary = *SummaryFor(*w, *current_, now, SummaryNeed::kExact);
+  w->summary_behind = false;
   ToProto(w->sent_summary, now, snapshot->mutable_summary());
   w->started = true;
   w->StartSnapshot(current_, std::move(first));
@@ -374,11 +397,8 @@ void WatchHub::DeliverLocked(const IndexBatch& batch) {
       }
     }
     if (delta->changes_size() == 0) continue;
-    const QueueSummary& summary =
-        SummaryFor(*w, after, batch.time, absl::ZeroDuration());
-    if (ToProtoUpdate(w->sent_summary, summary, delta->mutable_summary())) {
-      w->sent_summary = summary;
-    } else {
+    if (!UpdateSummaryLocked(w, after, batch.time, SummaryNeed::kThrottled,
+                             delta->mutable_summary())) {
       delta->clear_summary();
     }
     event.set_instance_id(index_->instance_id());
@@ -390,18 +410,21 @@ void WatchHub::DeliverLocked(const IndexBatch& batch) {
 
 void WatchHub::HeartbeatsLocked(absl::Time now) {
   for (Watcher* w : watchers_) {
-    if (!w->started || !w->IdleSince(now)) continue;
+    if (!w->started) continue;
+    // Half a tick early rather than a whole tick late.
+    const bool idle = w->IdleSince(now + options_.tick / 2);
+    if (!idle && !w->summary_behind) continue;
     v1::WatchEvent event;
+    v1::WatchHeartbeat* heartbeat = event.mutable_heartbeat();
+    const bool updated =
+        UpdateSummaryLocked(w, *current_, now,
+                            idle ? SummaryNeed::kHeartbeat : SummaryNeed::kThrottled,
+                            heartbeat->mutable_summary());
+    if (!updated) heartbeat->clear_summary();
+    if (!idle && !updated) continue;
     event.set_instance_id(index_->instance_id());
     event.set_generation(current_->generation());
     SetTimestamp(now, event.mutable_time());
-    v1::WatchHeartbeat* heartbeat = event.mutable_heartbeat();
-    const QueueSummary& summary = SummaryFor(*w, *current_, now, kHeartbeatSummaryAge);
-    if (ToProtoUpdate(w->sent_summary, summary, heartbeat->mutable_summary())) {
-      w->sent_summary = summary;
-    } else {
-      heartbeat->clear_summary();
-    }
     PostLocked(w, std::move(event));
   }
 }
@@ -430,20 +453,27 @@ void WatchHub::Run() {
     for (Watcher* w : watchers_) {
       if (!w->started) StartSnapshotLocked(w, v1::WatchSnapshot::REASON_INITIAL);
     }
-    for (const auto& batch : batches) {
-      if (batch->generation <= current_->generation()) continue;
+    // Batches that queued up while the hub was busy go out as one.
+    std::vector<std::shared_ptr<const IndexBatch>> fresh;
+    for (auto& batch : batches) {
+      if (batch->generation > current_->generation()) fresh.push_back(std::move(batch));
+    }
+    batches.clear();
+    if (!fresh.empty()) {
+      std::shared_ptr<const IndexBatch> batch = MergeBatches(fresh);
+      fresh.clear();
       current_ = batch->after;
       DeliverLocked(*batch);
     }
-    // Summaries of snapshots gone by are of no more use.
+    const absl::Time now = absl::Now();
+    // Summaries nobody asked for a while.
     for (auto it = summaries_.begin(); it != summaries_.end();) {
-      if (it->second.snapshot != current_.get()) {
+      if (now - it->second.computed > absl::Minutes(1)) {
         summaries_.erase(it++);
       } else {
         ++it;
       }
     }
-    const absl::Time now = absl::Now();
     if (now >= next_tick) {
       HeartbeatsLocked(now);
       next_tick = now + options_.tick;

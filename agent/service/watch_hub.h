@@ -65,9 +65,14 @@ class WatchHub {
   // A summary per distinct filter, shared by the watchers that asked for
   // the same.
   struct CachedSummary {
-    const QueueSnapshot* snapshot = nullptr;
-    absl::Time computed;
+    int64_t generation = -1;
+    absl::Time computed = absl::InfinitePast();
     QueueSummary summary;
+  };
+  enum class SummaryNeed {
+    kExact,      // of this snapshot, computed now unless it just was
+    kThrottled,  // of this snapshot, or null if one was computed just now
+    kHeartbeat,  // as kThrottled; an equal generation's may be older
   };
 
   void OnBatch(std::shared_ptr<const IndexBatch> batch);
@@ -79,8 +84,13 @@ class WatchHub {
   // Queues `event` for `w`, or resynchronises `w` if it is too far behind.
   void PostLocked(Watcher* w, v1::WatchEvent event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watchers_mu_);
-  const QueueSummary& SummaryFor(const Watcher& w, const QueueSnapshot& snapshot,
-                                 absl::Time now, absl::Duration max_age)
+  const QueueSummary* SummaryFor(const Watcher& w, const QueueSnapshot& snapshot,
+                                 absl::Time now, SummaryNeed need)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watchers_mu_);
+  // Fills `out` with what `w` has not been sent of its summary; false if
+  // nothing (or the summary is to wait: w->summary_behind).
+  bool UpdateSummaryLocked(Watcher* w, const QueueSnapshot& snapshot, absl::Time now,
+                           SummaryNeed need, v1::SummaryUpdate* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watchers_mu_);
   void Remove(Watcher* w);
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/index/queue_index.h"
 #include "agent/index/queue_monitor.h"
@@ -166,6 +167,32 @@ TEST(LiveSnapshotTest, ManyAdditionsSpanSegmentsAndStayFindable) {
   EXPECT_LT(next->ExtensionBytes(), size_t{40} << 20);
 }
 
+TEST(LiveSnapshotTest, MergedBatchesSayOnceWhatChangedOverAll) {
+  auto s1 = Base();
+  auto s2 = s1->WithChanges(
+      {Msg("BBBBBB01", QueueKind::kIncoming, absl::Seconds(1), {{"p@q.example", "", ""}})},
+      {{"AAAAAA03", QueueKind::kDeferred, std::nullopt, false}}, 2);
+  auto s3 = s2->WithChanges(
+      {}, {{"BBBBBB01", QueueKind::kDeferred, std::nullopt, false},
+           {"AAAAAA03", QueueKind::kHold, std::nullopt, false}}, 3);
+  auto b2 = std::make_shared<IndexBatch>();
+  b2->generation = 2;
+  b2->before = s1;
+  b2->after = s2;
+  b2->changes = QueueSnapshot::Diff(*s1, *s2);
+  auto b3 = std::make_shared<IndexBatch>();
+  b3->generation = 3;
+  b3->before = s2;
+  b3->after = s3;
+  b3->changes = QueueSnapshot::Diff(*s2, *s3);
+  auto merged = MergeBatches({b2, b3});
+  EXPECT_EQ(merged->generation, 3);
+  // AAAAAA03 went to deferred and back: nothing to tell.
+  EXPECT_THAT(Describe(merged->changes),
+              ElementsAre("added BBBBBB01 unknown->deferred"));
+  EXPECT_EQ(MergeBatches({b2}), b2);
+}
+
 // A fake queue directory with the live index and its monitor over it.
 class LiveIndexTest : public ::testing::Test {
  protected:
@@ -274,6 +301,28 @@ TEST_F(LiveIndexTest, AMessagesTripThroughTheQueuesIsOneBatch) {
   EXPECT_TRUE(watcher_.dirs().count("/q/deferred/D"));
   EXPECT_TRUE(watcher_.dirs().count("/q/defer/D"));
   EXPECT_EQ(Batches(2, absl::Milliseconds(400)).size(), 1u);
+}
+
+TEST_F(LiveIndexTest, ALoneChangeIsAppliedAtOnceAndABurstAtMostEveryWindow) {
+  StartMonitor(absl::Milliseconds(150));
+  fs_.AddFile("/q/hold/JJJJJJ00", File());
+  absl::Time sent = absl::Now();
+  watcher_.Push({DirEvent::Kind::kChanged, "/q/hold", "JJJJJJ00"});
+  ASSERT_EQ(Batches(1).size(), 1u);
+  EXPECT_LT(absl::Now() - sent, absl::Milliseconds(120));  // quiet, not window
+  // Changes every 10 ms for 600 ms: batches of up to 150 ms each.
+  for (int i = 1; i <= 60; ++i) {
+    std::string id = absl::StrFormat("JJJJJJ%02d", i);
+    fs_.AddFile("/q/hold/" + id, File());
+    watcher_.Push({DirEvent::Kind::kChanged, "/q/hold", id});
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  auto batches = Batches(1 + 60, absl::Milliseconds(400));
+  EXPECT_GE(batches.size(), 1u + 4u);
+  EXPECT_LE(batches.size(), 1u + 12u);
+  size_t added = 0;
+  for (size_t i = 1; i < batches.size(); ++i) added += batches[i]->changes.size();
+  EXPECT_EQ(added, 60u);
 }
 
 TEST_F(LiveIndexTest, HoldIsAMoveAndADeferLogIsAChange) {

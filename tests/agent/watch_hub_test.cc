@@ -43,6 +43,18 @@ class Stream {
     EXPECT_TRUE(reader_->Read(&e)) << "stream ended";
     return e;
   }
+  // The summary's changes that came with `delta` or, when the summary was
+  // computed too recently then, with the heartbeat that follows.
+  v1::SummaryUpdate SummaryOf(const v1::WatchEvent& delta) {
+    if (delta.delta().has_summary()) return delta.delta().summary();
+    for (;;) {
+      v1::WatchEvent e = Next();
+      EXPECT_TRUE(e.has_heartbeat()) << e.DebugString();
+      if (!e.has_heartbeat() || e.heartbeat().has_summary()) {
+        return e.heartbeat().summary();
+      }
+    }
+  }
   // Reads past heartbeats.
   v1::WatchEvent NextChange() {
     for (;;) {
@@ -125,7 +137,9 @@ class WatchHubTest : public ::testing::Test {
 };
 
 TEST_F(WatchHubTest, SnapshotThenDeltasWithTheSummarysChanges) {
-  Start();
+  WatchHubOptions options;
+  options.tick = absl::Milliseconds(100);
+  Start(options);
   const int64_t g = index_->Current()->generation();
   v1::WatchRequest req;
   Stream stream(*stub_, req);
@@ -158,7 +172,7 @@ TEST_F(WatchHubTest, SnapshotThenDeltasWithTheSummarysChanges) {
     }
     EXPECT_FALSE(c.has_message());
   }
-  const v1::SummaryUpdate& su = delta.delta().summary();
+  const v1::SummaryUpdate su = stream.SummaryOf(delta);
   EXPECT_EQ(su.total_messages(), 26);
   EXPECT_EQ(su.queues_size(), 3);  // deferred, hold and incoming changed
   EXPECT_FALSE(su.has_top_delay_reasons());
@@ -166,11 +180,12 @@ TEST_F(WatchHubTest, SnapshotThenDeltasWithTheSummarysChanges) {
 }
 
 TEST_F(WatchHubTest, FilteredWatcherSeesMessagesEnterAndLeaveItsView) {
-  Start();
+  WatchHubOptions options;
+  options.tick = absl::Milliseconds(100);
+  Start(options);
   v1::WatchRequest req;
   req.mutable_filter()->add_queues(v1::POSTFIX_DEFERRED);
   req.set_include_messages(true);
-  WatchHubOptions options;
   Stream stream(*stub_, req);
   v1::WatchEvent first = stream.Next();
   EXPECT_EQ(first.snapshot().messages_size(), 25);
@@ -183,7 +198,7 @@ TEST_F(WatchHubTest, FilteredWatcherSeesMessagesEnterAndLeaveItsView) {
   ASSERT_EQ(delta.delta().changes_size(), 1);
   EXPECT_EQ(delta.delta().changes(0).kind(), v1::MessageChange::REMOVED);
   EXPECT_EQ(delta.delta().changes(0).from_queue(), v1::POSTFIX_DEFERRED);
-  EXPECT_EQ(delta.delta().summary().total_messages(), 24);
+  EXPECT_EQ(stream.SummaryOf(delta).total_messages(), 24);
 
   Move(4, "hold", "deferred");  // back: added, with the message
   index_->Refresh({{Id(4), std::nullopt}});
@@ -192,6 +207,46 @@ TEST_F(WatchHubTest, FilteredWatcherSeesMessagesEnterAndLeaveItsView) {
   EXPECT_EQ(delta.delta().changes(0).kind(), v1::MessageChange::ADDED);
   EXPECT_EQ(delta.delta().changes(0).message().queue_id(), Id(4));
   EXPECT_EQ(delta.delta().changes(0).message().recipients(0).address(), "r4@x.example");
+}
+
+TEST_F(WatchHubTest, ABusyQueuesSummaryIsSentAtMostOnceASecondAndCatchesUp) {
+  WatchHubOptions options;
+  options.tick = absl::Milliseconds(100);
+  Start(options);
+  Stream stream(*stub_, v1::WatchRequest());
+  ASSERT_TRUE(stream.Next().has_snapshot());
+  const absl::Time start = absl::Now();
+  int summaries = 0;
+  int64_t total = 25;
+  for (int i = 200; i < 240; ++i) {
+    AddMessage(i, "incoming");
+    index_->Refresh({{Id(i), QueueKind::kIncoming}});
+    v1::WatchEvent e = stream.Next();
+    while (e.has_heartbeat()) {
+      if (e.heartbeat().has_summary()) {
+        ++summaries;
+        total = e.heartbeat().summary().total_messages();
+      }
+      e = stream.Next();
+    }
+    ASSERT_TRUE(e.has_delta());
+    if (e.delta().has_summary()) {
+      ++summaries;
+      total = e.delta().summary().total_messages();
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  // The last one comes with a heartbeat within a second or two.
+  while (total != 65) {
+    v1::WatchEvent e = stream.Next();
+    ASSERT_TRUE(e.has_heartbeat());
+    if (e.heartbeat().has_summary()) {
+      ++summaries;
+      total = e.heartbeat().summary().total_messages();
+    }
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  EXPECT_LE(summaries, seconds + 2) << summaries << " summaries in " << seconds << " s";
 }
 
 TEST_F(WatchHubTest, LargeSnapshotsComeInParts) {
