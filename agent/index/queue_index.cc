@@ -109,7 +109,8 @@ void QueueIndex::PublishLocked(std::shared_ptr<const QueueSnapshot> before,
 }
 
 absl::Status QueueIndex::Rescan(
-    const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile) {
+    const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile,
+    bool expect_drift) {
   absl::MutexLock writer_lock(&writer_mu_);
   QueueSnapshot::Builder builder(reader_->threads());
   absl::StatusOr<postfix::ScanStats> stats = reader_->Scan(builder.sinks());
@@ -133,13 +134,15 @@ absl::Status QueueIndex::Rescan(
     size_t drift = 0;
     for (const IndexChange& c : changes) {
       if (meanwhile.contains(c.queue_id)) continue;
-      if (drift++ < kLoggedDrift) {
+      if (drift++ < kLoggedDrift && !expect_drift) {
         spdlog::warn("rescan: {} {} ({} -> {}) was not in the live index",
                      c.queue_id, KindName(c.kind), QueueKindName(c.from),
                      QueueKindName(c.to));
       }
     }
-    if (drift > 0) {
+    if (drift > 0 && expect_drift) {
+      spdlog::info("rescan after lost events: {} messages had changed", drift);
+    } else if (drift > 0) {
       spdlog::warn("rescan corrected {} messages the live index had missed",
                    drift);
     }

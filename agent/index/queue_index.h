@@ -66,9 +66,12 @@ class QueueIndex {
   // first scan a difference is drift, which is logged, except for the ids
   // that `changed_meanwhile` (called once the scan is done) names: those
   // changed while the scan ran and are no drift.
+  // With `expect_drift` (events were lost) the differences are counted in
+  // the log, not listed.
   absl::Status Rescan(
       const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile =
-          nullptr);
+          nullptr,
+      bool expect_drift = false);
 
   // Reads these messages again from wherever they are now and publishes
   // what changed. A message that cannot be read is left as it was for the

@@ -29,9 +29,13 @@ QueueMonitor::QueueMonitor(QueueIndex* index, Filesystem* fs, DirWatcher* watche
 QueueMonitor::~QueueMonitor() { Stop(); }
 
 void QueueMonitor::Stop() {
-  stopping_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   watcher_->Wake();
-  if (thread_.joinable()) thread_.join();
+  if (event_thread_.joinable()) event_thread_.join();
+  if (apply_thread_.joinable()) apply_thread_.join();
 }
 
 MonitorStats QueueMonitor::stats() const {
@@ -48,7 +52,10 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
   absl::Status watched = watcher_->Watch(path);
   if (!watched.ok()) {
     if (absl::IsNotFound(watched)) return;  // not created yet: the top tells
-    degraded_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      degraded_ = true;
+    }
     if (!watch_failed_logged_) {
       watch_failed_logged_ = true;
       spdlog::warn("cannot watch {}: {}; its changes show at the next rescan",
@@ -85,8 +92,8 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
 
 void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
   ++events_;
-  active_ = true;
   if (event.kind == DirEvent::Kind::kOverflow) {
+    absl::MutexLock lock(&mu_);
     overflowed_ = true;
     return;
   }
@@ -140,34 +147,6 @@ void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
   }
 }
 
-void QueueMonitor::ApplyPending(Pending& pending) {
-  std::vector<RefreshTarget> targets;
-  targets.reserve(pending.size());
-  for (auto& [id, hint] : pending) targets.push_back({id, hint});
-  pending.clear();
-  index_->Refresh(targets);
-  ++batches_;
-  refreshed_ += static_cast<int64_t>(targets.size());
-}
-
-void QueueMonitor::RescanNow(Pending& pending) {
-  // What changed before the scan starts, the scan reads.
-  pending.clear();
-  overflowed_ = false;
-  active_ = false;
-  ++rescans_;
-  (void)index_->Rescan([&] {
-    // Events that came during the scan: applied right after it, and no
-    // drift if the scan saw them first.
-    std::vector<DirEvent> events;
-    (void)watcher_->Wait(absl::ZeroDuration(), &events);
-    for (const DirEvent& e : events) Handle(e, pending);
-    absl::flat_hash_set<std::string> ids;
-    for (const auto& [id, hint] : pending) ids.insert(id);
-    return ids;
-  });
-}
-
 absl::Status QueueMonitor::Start() {
   WatchTree(top_, {Role::kTop}, nullptr);
   for (QueueKind q : kPostfixQueues) {
@@ -179,55 +158,93 @@ absl::Status QueueMonitor::Start() {
   // at all.
   absl::Status scanned = index_->Rescan();
   if (!scanned.ok()) return scanned;
-  thread_ = std::thread([this] { Run(); });
+  event_thread_ = std::thread([this] { EventLoop(); });
+  apply_thread_ = std::thread([this] { ApplyLoop(); });
   return absl::OkStatus();
 }
 
-void QueueMonitor::Run() {
-  Pending pending;
+void QueueMonitor::EventLoop() {
   std::vector<DirEvent> events;
-  absl::Time last_rescan = absl::Now();
-  absl::Time next_rescan = last_rescan + options_.rescan_interval;
-  // When the batch being gathered started, and when it last grew.
-  absl::Time batch_start = absl::InfiniteFuture();
-  absl::Time batch_grew = absl::InfiniteFuture();
-  while (!stopping_) {
-    const absl::Time batch_due =
-        pending.empty() ? absl::InfiniteFuture()
-                        : std::min(batch_start + options_.batch_window,
-                                   batch_grew + options_.batch_quiet);
-    absl::Time wake = std::min(next_rescan, batch_due);
-    absl::Duration wait = std::max(absl::ZeroDuration(), wake - absl::Now());
+  Pending found;
+  for (;;) {
     events.clear();
-    absl::Status waited = watcher_->Wait(wait, &events);
+    absl::Status waited = watcher_->Wait(absl::Seconds(1), &events);
     if (!waited.ok()) {
       // The watcher is broken: rescans alone keep the index right.
       spdlog::error("watching the queue failed: {}", waited);
-      absl::SleepFor(std::min(options_.rescan_interval, absl::Seconds(5)));
+      absl::MutexLock lock(&mu_);
+      degraded_ = true;
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(5));
     }
-    if (stopping_) break;
-    const size_t had_pending = pending.size();
-    for (const DirEvent& e : events) Handle(e, pending);
+    for (const DirEvent& e : events) Handle(e, found);
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    if (events.empty()) continue;
+    active_ = true;
+    news_ = true;
     const absl::Time now = absl::Now();
-    if (had_pending == 0 && !pending.empty()) batch_start = now;
-    if (!events.empty()) batch_grew = now;
+    if (pending_.empty() && !found.empty()) batch_start_ = now;
+    batch_grew_ = now;
+    for (auto& [id, hint] : found) {
+      auto [it, inserted] = pending_.try_emplace(id, hint);
+      if (!inserted && hint) it->second = hint;
+    }
+    found.clear();
+  }
+}
+
+void QueueMonitor::ApplyLoop() {
+  absl::Time last_rescan = absl::Now();
+  absl::Time next_rescan = last_rescan + options_.rescan_interval;
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    const absl::Time batch_due =
+        pending_.empty() ? absl::InfiniteFuture()
+                         : std::min(batch_start_ + options_.batch_window,
+                                    batch_grew_ + options_.batch_quiet);
+    auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return stopping_ || news_ || overflowed_;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&woken), std::min(next_rescan, batch_due));
+    news_ = false;
+    if (stopping_) break;
+    const absl::Time now = absl::Now();
     if (now >= next_rescan && !active_ && !degraded_ &&
         now - last_rescan < options_.idle_rescan_interval) {
       next_rescan = now + options_.rescan_interval;  // quiet: nothing to correct
     }
     if (overflowed_ || now >= next_rescan) {
-      if (overflowed_) spdlog::warn("the kernel dropped queue events: rescanning");
-      RescanNow(pending);
+      const bool lost_events = overflowed_;
+      if (lost_events) spdlog::warn("the kernel dropped queue events: rescanning");
+      // What changed before the scan starts, the scan reads.
+      pending_.clear();
+      overflowed_ = false;
+      active_ = false;
+      ++rescans_;
+      mu_.Unlock();
+      (void)index_->Rescan([this] {
+        // Changes that came during the scan are applied right after it,
+        // and are no drift if the scan saw them first.
+        absl::MutexLock lock(&mu_);
+        absl::flat_hash_set<std::string> ids;
+        for (const auto& [id, hint] : pending_) ids.insert(id);
+        return ids;
+      }, /*expect_drift=*/lost_events);
+      mu_.Lock();
       last_rescan = absl::Now();
       next_rescan = last_rescan + options_.rescan_interval;
-      batch_start = batch_grew = last_rescan;
       continue;
     }
-    if (!pending.empty() &&
-        now >= std::min(batch_start + options_.batch_window,
-                        batch_grew + options_.batch_quiet)) {
-      ApplyPending(pending);
-    }
+    if (pending_.empty() || now < batch_due) continue;
+    std::vector<RefreshTarget> targets;
+    targets.reserve(pending_.size());
+    for (auto& [id, hint] : pending_) targets.push_back({id, hint});
+    pending_.clear();
+    mu_.Unlock();
+    index_->Refresh(targets);
+    ++batches_;
+    refreshed_ += static_cast<int64_t>(targets.size());
+    mu_.Lock();
   }
 }
 

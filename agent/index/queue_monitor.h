@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/index/queue_index.h"
 #include "common/os/dir_watcher.h"
@@ -77,23 +78,34 @@ class QueueMonitor {
   // the watch).
   void WatchTree(const std::string& path, DirInfo info, Pending* found);
   void Handle(const DirEvent& event, Pending& pending);
-  void ApplyPending(Pending& pending);
-  void RescanNow(Pending& pending);
+  // Takes the events as they come, so that the kernel's queue never
+  // overflows, not even while a rescan of a large queue runs.
+  void EventLoop();
+  // Applies what the events gathered, and rescans.
+  void ApplyLoop();
 
   QueueIndex* index_;
   Filesystem* fs_;
   DirWatcher* watcher_;
   const MonitorOptions options_;
   const std::string top_;
-  // Touched by the monitor's thread only (and by Start before it runs).
+  // The event thread's (and Start's, before it runs).
   absl::flat_hash_map<std::string, DirInfo> dirs_;
-  bool overflowed_ = false;
   bool watch_failed_logged_ = false;
+
+  absl::Mutex mu_;
+  Pending pending_ ABSL_GUARDED_BY(mu_);
+  absl::Time batch_start_ ABSL_GUARDED_BY(mu_);  // when pending_ began
+  absl::Time batch_grew_ ABSL_GUARDED_BY(mu_);   // when it last grew
+  bool news_ ABSL_GUARDED_BY(mu_) = false;       // for the apply thread
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
   // Since the last rescan: any event, any directory left unwatched.
-  bool active_ = false;
-  bool degraded_ = false;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  bool active_ ABSL_GUARDED_BY(mu_) = false;
+  bool degraded_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread event_thread_;
+  std::thread apply_thread_;
   std::atomic<int64_t> events_{0}, batches_{0}, refreshed_{0}, rescans_{0};
   std::atomic<int64_t> directories_{0};
 };

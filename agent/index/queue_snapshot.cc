@@ -514,19 +514,28 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
   };
   std::sort(added.begin(), added.end(), key_less);
 
-  // Merge the entries kept with the new ones, in listing order.
+  // Merge the entries kept with the new ones, in listing order. Where each
+  // new one goes is found by binary search, so that the pass over the
+  // entries held compares no strings: a batch costs a copy of the entries,
+  // not a sort.
   constexpr uint32_t kGone = UINT32_MAX;
+  std::vector<size_t> slot(added.size());
+  for (size_t j = 0; j < added.size(); ++j) {
+    slot[j] = std::upper_bound(entries_.begin(), entries_.end(), added[j], key_less) -
+              entries_.begin();
+  }
   std::vector<uint32_t> new_index(entries_.size(), kGone);
   std::vector<uint32_t> added_index(added.size());
   s->entries_.reserve(entries_.size() + added.size());
   size_t j = 0;
-  auto take_added_until = [&](const Entry* next) {
-    while (j < added.size() && (next == nullptr || key_less(added[j], *next))) {
+  auto take_added_until = [&](size_t i) {
+    for (; j < added.size() && slot[j] <= i; ++j) {
       added_index[j] = static_cast<uint32_t>(s->entries_.size());
-      s->entries_.push_back(added[j++]);
+      s->entries_.push_back(added[j]);
     }
   };
   for (size_t i = 0; i < entries_.size(); ++i) {
+    take_added_until(i);
     if (fate[i] == kDrop) continue;
     Entry e = entries_[i];
     if (fate[i] >= 0) {
@@ -535,30 +544,37 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
       e.next_attempt_us = u.next_attempt ? ToMicros(*u.next_attempt) : kNoTime;
       e.forced_expire = u.forced_expire;
     }
-    take_added_until(&e);
     new_index[i] = static_cast<uint32_t>(s->entries_.size());
     s->entries_.push_back(e);
   }
-  take_added_until(nullptr);
+  take_added_until(SIZE_MAX);
 
-  // And the id order: the kept ones' (already sorted) merged with the new.
+  // And the id order: the kept ones' (already sorted) with the new ones
+  // inserted the same way.
   std::vector<uint32_t> added_by_id(added.size());
   std::iota(added_by_id.begin(), added_by_id.end(), 0);
   std::sort(added_by_id.begin(), added_by_id.end(), [&](uint32_t a, uint32_t b) {
     return s->Str(added[a].id) < s->Str(added[b].id);
   });
+  std::vector<size_t> id_slot(added.size());
+  for (size_t k = 0; k < added_by_id.size(); ++k) {
+    absl::string_view id = s->Str(added[added_by_id[k]].id);
+    id_slot[k] = std::lower_bound(by_id_.begin(), by_id_.end(), id,
+                                  [&](uint32_t i, absl::string_view v) {
+                                    return Str(entries_[i].id) < v;
+                                  }) -
+                 by_id_.begin();
+  }
   s->by_id_.reserve(s->entries_.size());
   size_t k = 0;
-  for (uint32_t i : by_id_) {
-    if (new_index[i] == kGone) continue;
-    uint32_t kept = new_index[i];
-    absl::string_view id = s->Str(s->entries_[kept].id);
-    while (k < added_by_id.size() && s->Str(added[added_by_id[k]].id) < id) {
-      s->by_id_.push_back(added_index[added_by_id[k++]]);
+  for (size_t t = 0; t <= by_id_.size(); ++t) {
+    for (; k < added_by_id.size() && id_slot[k] <= t; ++k) {
+      s->by_id_.push_back(added_index[added_by_id[k]]);
     }
-    s->by_id_.push_back(kept);
+    if (t < by_id_.size() && new_index[by_id_[t]] != kGone) {
+      s->by_id_.push_back(new_index[by_id_[t]]);
+    }
   }
-  while (k < added_by_id.size()) s->by_id_.push_back(added_index[added_by_id[k++]]);
   return s;
 }
 
