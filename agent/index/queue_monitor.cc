@@ -101,10 +101,16 @@ void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
   if (it == dirs_.end()) return;
   const DirInfo info = it->second;
   switch (event.kind) {
-    case DirEvent::Kind::kDirGone:
+    case DirEvent::Kind::kDirGone: {
+      // Postfix never removes a queue directory: whatever did took its
+      // messages along without an event for each.
+      spdlog::warn("{} went away: rescanning", event.dir);
       dirs_.erase(it);
       directories_ = static_cast<int64_t>(dirs_.size());
+      absl::MutexLock lock(&mu_);
+      overflowed_ = true;
       return;
+    }
     case DirEvent::Kind::kDirCreated: {
       const std::string path = absl::StrCat(event.dir, "/", event.name);
       if (info.role == Role::kTop) {
@@ -215,7 +221,7 @@ void QueueMonitor::ApplyLoop() {
     }
     if (overflowed_ || now >= next_rescan) {
       const bool lost_events = overflowed_;
-      if (lost_events) spdlog::warn("the kernel dropped queue events: rescanning");
+      if (lost_events) spdlog::warn("queue events were lost: rescanning");
       // What changed before the scan starts, the scan reads.
       pending_.clear();
       overflowed_ = false;

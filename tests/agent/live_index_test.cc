@@ -373,6 +373,18 @@ TEST_F(LiveIndexTest, LostEventsMeanARescan) {
   EXPECT_EQ(monitor_->stats().rescans, 1);
 }
 
+TEST_F(LiveIndexTest, AQueueDirectoryThatGoesAwayMeansARescan) {
+  fs_.AddFile("/q/hold/KKKKKK01", File());
+  StartMonitor();
+  fs_.Remove("/q/hold/KKKKKK01");
+  watcher_.Push({DirEvent::Kind::kDirGone, "/q/hold", ""});
+  auto batches = Batches(1);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_TRUE(batches[0]->rescan);
+  EXPECT_THAT(Describe(batches[0]->changes),
+              ElementsAre("removed KKKKKK01 hold->unknown"));
+}
+
 TEST_F(LiveIndexTest, PeriodicRescanCorrectsDriftAndIsQuietWithout) {
   StartMonitor(absl::Milliseconds(50), absl::Milliseconds(200), absl::Milliseconds(200));
   fs_.AddFile("/q/hold/HHHHHH01", File());  // no event: drift
