@@ -3,7 +3,6 @@
 #include <malloc.h>
 
 #include <random>
-#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -61,14 +60,6 @@ QueueIndex::QueueIndex(const postfix::QueueReader* reader)
     : reader_(reader),
       instance_id_(NewInstanceId()),
       current_(QueueSnapshot::Build(postfix::ScanResult{}, 0)) {}
-
-QueueIndex::~QueueIndex() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (rescan_thread_.joinable()) rescan_thread_.join();
-}
 
 std::shared_ptr<const QueueSnapshot> QueueIndex::Current() const {
   absl::MutexLock lock(&mu_);
@@ -265,19 +256,6 @@ void QueueIndex::ApplyUpdates(
   auto next = before->WithUpdates(updates, ++generation_);
   PublishLocked(std::move(before), std::move(next), std::move(changes),
                 /*rescan=*/false);
-}
-
-void QueueIndex::StartPeriodicRescan(absl::Duration interval) {
-  rescan_thread_ = std::thread([this, interval] {
-    for (;;) {
-      {
-        absl::MutexLock lock(&mu_);
-        auto stop = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
-        if (mu_.AwaitWithTimeout(absl::Condition(&stop), interval)) return;
-      }
-      (void)Rescan();
-    }
-  });
 }
 
 }  // namespace mailfleet

@@ -16,7 +16,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -60,7 +59,6 @@ class QueueIndex {
 
   // `reader` must outlive the index.
   explicit QueueIndex(const postfix::QueueReader* reader);
-  ~QueueIndex();
 
   // Scans every queue and publishes what differs from the index. After the
   // first scan a difference is drift, which is logged, except for the ids
@@ -80,10 +78,6 @@ class QueueIndex {
 
   // Publishes what an action changed, without reading anything.
   void ApplyUpdates(const std::vector<QueueSnapshot::EntryUpdate>& updates);
-
-  // Rescans every `interval` on a thread of its own until destruction; for
-  // an index nobody else rescans (QueueMonitor does it for a live index).
-  void StartPeriodicRescan(absl::Duration interval);
 
   // Returns a handle for RemoveListener.
   int AddListener(Listener listener);
@@ -110,11 +104,9 @@ class QueueIndex {
   bool scanned_ ABSL_GUARDED_BY(writer_mu_) = false;
   mutable absl::Mutex mu_;
   std::shared_ptr<const QueueSnapshot> current_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(writer_mu_);
   std::vector<std::pair<int, Listener>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
   int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
-  std::thread rescan_thread_;
 };
 
 }  // namespace mailfleet
