@@ -272,14 +272,11 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Summary(
     v1::SummaryResponse* response) {
   auto filter = CompileFilter(request->filter());
   if (!filter.ok()) return Finish(context, filter.status());
-  if (request->top_n() < 0 || request->top_n() > kMaxTopN) {
-    return Finish(context, absl::InvalidArgumentError(absl::StrCat(
-                               "top_n must be between 0 and ", kMaxTopN)));
-  }
-  size_t top_n = request->top_n() == 0 ? kDefaultTopN : request->top_n();
+  auto top_n = TopNFromProto(request->top_n());
+  if (!top_n.ok()) return Finish(context, top_n.status());
   auto snapshot = index_->Current();
   absl::Time now = absl::Now();
-  ToProto(snapshot->Summarize(*filter, now, top_n), now,
+  ToProto(snapshot->Summarize(*filter, now, *top_n), now,
           response->mutable_summary());
   v1::AgentInfo* info = response->mutable_agent();
   *info = StaticAgentInfo(*index_, hostname_);

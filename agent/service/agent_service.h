@@ -18,8 +18,6 @@ namespace mailfleet {
 // Request bounds: beyond these a request is refused, not trimmed.
 inline constexpr int kDefaultPageSize = 1000;
 inline constexpr int kMaxPageSize = 10000;
-inline constexpr int kDefaultTopN = 10;
-inline constexpr int kMaxTopN = 1000;
 // GetMessage streams at once; each reads on a thread of its own.
 inline constexpr int kMaxConcurrentReads = 32;
 // Act and Flush calls at once; each runs Postfix's tools on a thread.

@@ -41,6 +41,8 @@ void SetSeconds(int64_t seconds, int32_t nanos, google::protobuf::Timestamp* out
   out->set_nanos(nanos);
 }
 
+}  // namespace
+
 absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
                                          absl::string_view what) {
   if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1000000000) {
@@ -50,7 +52,13 @@ absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-}  // namespace
+absl::StatusOr<size_t> TopNFromProto(int32_t top_n) {
+  if (top_n < 0 || top_n > kMaxTopN) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_n must be between 0 and ", kMaxTopN));
+  }
+  return top_n == 0 ? kDefaultTopN : static_cast<size_t>(top_n);
+}
 
 // Protobuf strings must be UTF-8, and Postfix's text need not be (it keeps
 // whatever a remote server said, made "printable" by its own looser rule):

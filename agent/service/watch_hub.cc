@@ -40,11 +40,10 @@ class RefusedWatch : public grpc::ServerWriteReactor<v1::WatchEvent> {
 class WatchHub::Watcher : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
   Watcher(WatchHub* hub, Filter filter, const v1::WatchRequest& request,
-          absl::Duration heartbeat)
+          size_t top_n, absl::Duration heartbeat)
       : filter(std::move(filter)),
-        summary_key(absl::StrCat(request.top_n(), ":",
-                                 request.filter().SerializeAsString())),
-        top_n(request.top_n() == 0 ? 10 : request.top_n()),
+        summary_key(absl::StrCat(top_n, ":", request.filter().SerializeAsString())),
+        top_n(top_n),
         include_messages(request.include_messages()),
         heartbeat(heartbeat),
         hub_(hub) {}
@@ -248,18 +247,23 @@ grpc::ServerWriteReactor<v1::WatchEvent>* WatchHub::Open(
     return refuse(grpc::StatusCode::INVALID_ARGUMENT,
                   std::string(filter.status().message()));
   }
-  if (request->top_n() < 0 || request->top_n() > 1000) {
+  auto top_n = TopNFromProto(request->top_n());
+  if (!top_n.ok()) {
     return refuse(grpc::StatusCode::INVALID_ARGUMENT,
-                  "top_n must be between 0 and 1000");
+                  std::string(top_n.status().message()));
   }
   absl::Duration heartbeat = kDefaultHeartbeat;
   if (request->has_heartbeat_interval()) {
-    heartbeat = absl::Seconds(request->heartbeat_interval().seconds()) +
-                absl::Nanoseconds(request->heartbeat_interval().nanos());
-    if (heartbeat < kMinHeartbeat || heartbeat > kMaxHeartbeat) {
-      return refuse(grpc::StatusCode::INVALID_ARGUMENT,
-                    "heartbeat_interval must be between 1s and 10m");
+    auto interval = FromProto(request->heartbeat_interval(), "heartbeat_interval");
+    if (interval.ok() && (*interval < kMinHeartbeat || *interval > kMaxHeartbeat)) {
+      interval = absl::InvalidArgumentError(
+          "heartbeat_interval must be between 1s and 10m");
     }
+    if (!interval.ok()) {
+      return refuse(grpc::StatusCode::INVALID_ARGUMENT,
+                    std::string(interval.status().message()));
+    }
+    heartbeat = *interval;
   }
   absl::MutexLock lock(&watchers_mu_);
   if (shut_down_) {
@@ -270,7 +274,7 @@ grpc::ServerWriteReactor<v1::WatchEvent>* WatchHub::Open(
                   absl::StrCat("the agent serves ", options_.max_watchers,
                                " watchers at most; try again later"));
   }
-  auto* w = new Watcher(this, *std::move(filter), *request, heartbeat);
+  auto* w = new Watcher(this, *std::move(filter), *request, *top_n, heartbeat);
   watchers_.push_back(w);
   {
     absl::MutexLock queue_lock(&queue_mu_);
