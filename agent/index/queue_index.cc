@@ -181,7 +181,7 @@ void QueueIndex::Refresh(const std::vector<RefreshTarget>& targets) {
   std::shared_ptr<const QueueSnapshot> before = Current();
   std::vector<Message> messages;
   std::vector<QueueSnapshot::EntryUpdate> updates;
-  std::vector<IndexChange> changes;
+  std::vector<absl::string_view> ids;
   absl::flat_hash_set<absl::string_view> seen;
   for (const RefreshTarget& t : targets) {
     if (!seen.insert(t.queue_id).second) continue;
@@ -193,67 +193,52 @@ void QueueIndex::Refresh(const std::vector<RefreshTarget>& targets) {
       spdlog::debug("{} not read again: {}", t.queue_id, now.status());
       continue;
     }
+    ids.push_back(t.queue_id);
     if (!now.ok()) {
-      if (!old) continue;
-      updates.push_back({t.queue_id, std::nullopt, std::nullopt, false});
-      changes.push_back({IndexChange::Kind::kRemoved, t.queue_id,
-                         old->queue_kind(), QueueKind::kUnknown});
+      if (old) updates.push_back({t.queue_id, std::nullopt, std::nullopt, false});
       continue;
     }
-    if (!old) {
-      changes.push_back({IndexChange::Kind::kAdded, t.queue_id,
-                         QueueKind::kUnknown, now->queue});
+    if (!old || !QueueSnapshot::SameEnvelope(*old, *now)) {
       messages.push_back(*std::move(now));
       continue;
     }
-    const bool moved = old->queue_kind() != now->queue;
-    const auto kind = moved ? IndexChange::Kind::kMoved : IndexChange::Kind::kChanged;
     std::optional<absl::Time> next_attempt;
     if (now->next_attempt_time != absl::InfinitePast()) {
       next_attempt = now->next_attempt_time;
     }
-    if (!QueueSnapshot::SameEnvelope(*old, *now)) {
-      changes.push_back({kind, t.queue_id, old->queue_kind(), now->queue});
-      messages.push_back(*std::move(now));
-    } else if (moved || old->next_attempt() != next_attempt ||
-               old->forced_expire() != now->forced_expire) {
+    if (old->queue_kind() != now->queue || old->next_attempt() != next_attempt ||
+        old->forced_expire() != now->forced_expire) {
       // Only where it is changed: the entry keeps its strings.
-      changes.push_back({kind, t.queue_id, old->queue_kind(), now->queue});
       updates.push_back({t.queue_id, now->queue, next_attempt, now->forced_expire});
     }
   }
-  if (changes.empty()) return;
-  std::shared_ptr<const QueueSnapshot> next =
-      before->WithChanges(messages, updates, ++generation_);
-  if (next->ExtensionBytes() > kMaxExtensionBytes) {
-    if (auto compact = next->Compacted()) next = std::move(compact);
-  }
-  PublishLocked(std::move(before), std::move(next), std::move(changes),
-                /*rescan=*/false);
+  // Events for what an action already published change nothing: no copy.
+  if (messages.empty() && updates.empty()) return;
+  PublishChangesLocked(std::move(before), messages, updates, ids);
 }
 
 void QueueIndex::ApplyUpdates(
     const std::vector<QueueSnapshot::EntryUpdate>& updates) {
   absl::MutexLock writer_lock(&writer_mu_);
-  std::shared_ptr<const QueueSnapshot> before = Current();
-  std::vector<IndexChange> changes;
-  for (const QueueSnapshot::EntryUpdate& u : updates) {
-    std::optional<QueueSnapshot::View> old = before->Find(u.queue_id);
-    if (!old) continue;
-    if (!u.queue) {
-      changes.push_back({IndexChange::Kind::kRemoved, u.queue_id,
-                         old->queue_kind(), QueueKind::kUnknown});
-    } else if (*u.queue != old->queue_kind()) {
-      changes.push_back({IndexChange::Kind::kMoved, u.queue_id,
-                         old->queue_kind(), *u.queue});
-    } else if (u.next_attempt != old->next_attempt() ||
-               u.forced_expire != old->forced_expire()) {
-      changes.push_back({IndexChange::Kind::kChanged, u.queue_id,
-                         old->queue_kind(), *u.queue});
-    }
-  }
+  std::vector<absl::string_view> ids;
+  ids.reserve(updates.size());
+  for (const auto& u : updates) ids.push_back(u.queue_id);
+  PublishChangesLocked(Current(), {}, updates, ids);
+}
+
+void QueueIndex::PublishChangesLocked(
+    std::shared_ptr<const QueueSnapshot> before, const std::vector<Message>& messages,
+    const std::vector<QueueSnapshot::EntryUpdate>& updates,
+    const std::vector<absl::string_view>& ids) {
+  std::shared_ptr<const QueueSnapshot> next =
+      before->WithChanges(messages, updates, generation_ + 1);
+  // What changed is read off the two snapshots, not worked out by hand.
+  std::vector<IndexChange> changes = QueueSnapshot::Diff(*before, *next, ids);
   if (changes.empty()) return;
-  auto next = before->WithUpdates(updates, ++generation_);
+  ++generation_;
+  if (next->ExtensionBytes() > kMaxExtensionBytes) {
+    if (auto compact = next->Compacted()) next = std::move(compact);
+  }
   PublishLocked(std::move(before), std::move(next), std::move(changes),
                 /*rescan=*/false);
 }

@@ -97,6 +97,14 @@ class QueueIndex {
                      std::vector<IndexChange> changes, bool rescan)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
 
+  // Publishes `before` with `messages` and `updates` applied, if that
+  // changes any of `ids` (the messages they concern).
+  void PublishChangesLocked(std::shared_ptr<const QueueSnapshot> before,
+                            const std::vector<Message>& messages,
+                            const std::vector<QueueSnapshot::EntryUpdate>& updates,
+                            const std::vector<absl::string_view>& ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+
   const postfix::QueueReader* reader_;
   const std::string instance_id_;
   absl::Mutex writer_mu_;  // one change at a time, in generation order
