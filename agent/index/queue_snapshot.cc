@@ -589,10 +589,15 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::Compacted() const {
 
 size_t QueueSnapshot::ExtensionBytes() const { return ext_ ? ext_->bytes() : 0; }
 
-bool QueueSnapshot::SameEnvelope(const View& a, const View& b) {
-  if (a.arrival_us() != b.arrival_us() || a.size_bytes() != b.size_bytes() ||
-      a.sender_address() != b.sender_address() || a.client() != b.client() ||
-      a.parse_error() != b.parse_error() ||
+namespace {
+
+// Over the accessors a View and a Message share (Filter's).
+template <typename A, typename B>
+bool SameEnvelopeOf(const A& a, const B& b, absl::string_view a_parse_error,
+                    absl::string_view b_parse_error) {
+  if (ToMicros(a.arrival()) != ToMicros(b.arrival()) ||
+      a.size_bytes() != b.size_bytes() || a.sender_address() != b.sender_address() ||
+      a.client() != b.client() || a_parse_error != b_parse_error ||
       a.recipient_count() != b.recipient_count()) {
     return false;
   }
@@ -606,22 +611,14 @@ bool QueueSnapshot::SameEnvelope(const View& a, const View& b) {
   return true;
 }
 
+}  // namespace
+
+bool QueueSnapshot::SameEnvelope(const View& a, const View& b) {
+  return SameEnvelopeOf(a, b, a.parse_error(), b.parse_error());
+}
+
 bool QueueSnapshot::SameEnvelope(const View& a, const Message& b) {
-  if (a.arrival_us() != ToMicros(b.arrival_time) || a.size_bytes() != b.size ||
-      a.sender_address() != b.sender || a.client() != b.client_address ||
-      a.parse_error() != b.parse_error ||
-      a.recipient_count() != b.recipients.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.recipient_count(); ++i) {
-    const Recipient& r = b.recipients[i];
-    if (a.recipient_address(i) != r.address ||
-        a.recipient_orig_address(i) != r.orig_address ||
-        a.recipient_delay_reason(i) != r.delay_reason) {
-      return false;
-    }
-  }
-  return true;
+  return SameEnvelopeOf(a, b, a.parse_error(), b.parse_error);
 }
 
 namespace {
