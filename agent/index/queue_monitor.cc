@@ -9,14 +9,6 @@
 #include "spdlog/spdlog.h"
 
 namespace mailfleet {
-namespace {
-
-// As deep as the reader descends into hash subdirectories.
-constexpr int kMaxHashLevels = 8;
-
-bool IsHashDirName(absl::string_view name) { return name.size() == 1; }
-
-}  // namespace
 
 QueueMonitor::QueueMonitor(QueueIndex* index, Filesystem* fs, DirWatcher* watcher,
                            MonitorOptions options)
@@ -70,18 +62,11 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
   if (!entries.ok()) return;
   const bool hashed = info.queue != QueueKind::kMaildrop;
   for (const DirEntry& e : *entries) {
-    if (hashed && IsHashDirName(e.name) && info.level < kMaxHashLevels) {
-      bool is_dir = e.type == FileInfo::Type::kDirectory;
-      if (!e.type_known) {
-        auto st = fs_->Stat(absl::StrCat(path, "/", e.name));
-        is_dir = st.ok() && st->type == FileInfo::Type::kDirectory;
-      }
-      if (is_dir) {
-        DirInfo child = info;
-        child.level++;
-        WatchTree(absl::StrCat(path, "/", e.name), child, found);
-        continue;
-      }
+    if (hashed && postfix::IsHashSubdirectory(*fs_, path, e, info.level)) {
+      DirInfo child = info;
+      child.level++;
+      WatchTree(absl::StrCat(path, "/", e.name), child, found);
+      continue;
     }
     if (found != nullptr && IsPostfixQueueFileName(e.name)) {
       auto& hint = (*found)[e.name];
@@ -125,8 +110,8 @@ void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
         }
         return;
       }
-      if (IsHashDirName(event.name) && info.queue != QueueKind::kMaildrop &&
-          info.level < kMaxHashLevels) {
+      if (event.name.size() == 1 && info.queue != QueueKind::kMaildrop &&
+          info.level < postfix::kMaxHashLevels) {
         DirInfo child = info;
         child.level++;
         WatchTree(path, child, &pending);

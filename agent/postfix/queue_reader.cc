@@ -24,13 +24,19 @@ namespace {
 // Owner bits of a queue file that Postfix has finished writing; 0600 means
 // it is still being written.
 constexpr mode_t kReadyMode = 0700;
-// Hash subdirectory levels entered at most (Postfix allows a handful).
-constexpr int kMaxHashLevels = 8;
 // Biggest defer logfile read: one entry per recipient, a few hundred bytes
 // each.
 constexpr size_t kMaxDeferLogBytes = 16 << 20;
 
 }  // namespace
+
+bool IsHashSubdirectory(Filesystem& fs, const std::string& dir,
+                        const DirEntry& entry, int level) {
+  if (entry.name.size() != 1 || level >= kMaxHashLevels) return false;
+  if (entry.type_known) return entry.type == FileInfo::Type::kDirectory;
+  auto info = fs.Stat(absl::StrCat(dir, "/", entry.name));
+  return info.ok() && info->type == FileInfo::Type::kDirectory;
+}
 
 QueueReader::QueueReader(Filesystem* fs, PostfixConfig config, int threads)
     : fs_(fs), config_(std::move(config)), threads_(threads) {
@@ -65,20 +71,10 @@ absl::Status QueueReader::ListTree(QueueKind queue, const std::string& path,
   dirs.push_back(*std::move(dir));
   Directory* handle = dirs.back().get();
   for (DirEntry& e : *entries) {
-    // Postfix takes one-character names for hash subdirectories (maildrop
-    // is flat); only real directories are entered, so a planted symlink
-    // cannot send the scan around in loops or out of the spool.
-    if (hashed && e.name.size() == 1 && level < kMaxHashLevels) {
-      bool is_dir = e.type == FileInfo::Type::kDirectory;
-      if (!e.type_known) {
-        auto info = fs_->Stat(absl::StrCat(path, "/", e.name));
-        is_dir = info.ok() && info->type == FileInfo::Type::kDirectory;
-      }
-      if (is_dir) {
-        MF_RETURN_IF_ERROR(ListTree(queue, absl::StrCat(path, "/", e.name),
-                                    hashed, level + 1, dirs, out));
-        continue;
-      }
+    if (hashed && IsHashSubdirectory(*fs_, path, e, level)) {
+      MF_RETURN_IF_ERROR(ListTree(queue, absl::StrCat(path, "/", e.name),
+                                  hashed, level + 1, dirs, out));
+      continue;
     }
     if (!IsPostfixQueueFileName(e.name)) continue;  // temp files, "x.pid"
     if (e.type_known && e.type != FileInfo::Type::kRegular) continue;

@@ -55,6 +55,17 @@ struct ScanStats {
   size_t files = 0;
 };
 
+// How deep hash subdirectories are followed (Postfix allows a handful).
+inline constexpr int kMaxHashLevels = 8;
+
+// Whether `entry`, listed in the queue directory `dir` at hash depth
+// `level`, is a hash subdirectory to enter: a one-character name that is a
+// real directory (never a symlink, so that a planted one cannot send a
+// walk around in loops or out of the spool). Maildrop is flat; the caller
+// asks only for hashed queues.
+bool IsHashSubdirectory(Filesystem& fs, const std::string& dir,
+                        const DirEntry& entry, int level);
+
 class QueueReader {
  public:
   // `fs` must outlive the reader. `threads` <= 0 means one per core.
