@@ -3,98 +3,26 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
-#include "agent/index/queue_index.h"
-#include "agent/postfix/queue_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_filesystem.h"
-#include "tests/testing/queue_file_builder.h"
+#include "tests/agent/in_process_agent.h"
 
 namespace mailfleet {
 namespace {
 
-using ::mailfleet::testing::FakeFilesystem;
-using ::mailfleet::testing::QueueFileBuilder;
 using ::testing::HasSubstr;
 
-// Message 3 is this many 61-byte lines: 12 chunks of 64 KiB, more than
-// the server queues for a slow reader.
-constexpr size_t kBigMessageLines = 12000;
+using ::mailfleet::testing::InProcessAgentTest;
+using ::mailfleet::testing::kBigMessageLines;
 
-// Plays postsuper on the fake queue: "acts" on every id it is given that
-// the test put there, as the real one reports it.
-class FakePostsuper : public ProcessRunner {
- public:
-  absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv,
-                                    const ProcessOptions& options) override {
-    absl::MutexLock lock(&mu);
-    calls.push_back(argv);
-    ProcessResult r;
-    if (argv[0] != "postsuper") return r;  // postqueue: flushed
-    const std::string verb = argv[3] == "-h"   ? "placed on hold"
-                             : argv[3] == "-H" ? "released from hold"
-                             : argv[3] == "-d" ? "removed"
-                                               : "requeued";
-    for (absl::string_view id : absl::StrSplit(options.stdin_text, '\n', absl::SkipEmpty())) {
-      if (!absl::StartsWith(id, "FFFF")) absl::StrAppend(&r.stderr_text, "postsuper: ", id, ": ", verb, "\n");
-    }
-    return r;
-  }
-  absl::Mutex mu;
-  std::vector<std::vector<std::string>> calls;
-};
-
-class AgentServiceTest : public ::testing::Test {
+class AgentServiceTest : public InProcessAgentTest {
  protected:
-  void SetUp() override {
-    fs_.AddDir("/q");
-    for (int i = 0; i < 25; ++i) {
-      std::string id = absl::StrFormat("%05X%05X", 0x10000 + i, 0xA0000 + i);
-      std::vector<std::string> lines = {"Subject: message " + std::to_string(i), ""};
-      for (size_t l = 0; l < (i == 3 ? kBigMessageLines : 2); ++l) {
-        lines.push_back(std::string(60, 'a' + (l % 26)));
-      }
-      fs_.AddFile("/q/deferred/" + id.substr(0, 1) + "/" + id,
-                  QueueFileBuilder::Simple(
-                      "s@example.com",
-                      {absl::StrCat("r", i, i % 5 == 0 ? "@five.example" : "@x.example")},
-                      lines, 1700000000 + i));
-      ids_.push_back(id);
-    }
-    config_.queue_directory = "/q";
-    reader_ = std::make_unique<postfix::QueueReader>(&fs_, config_, 2);
-    index_ = std::make_unique<QueueIndex>(reader_.get());
-    ASSERT_TRUE(index_->Rescan().ok());
-    tools_ = std::make_unique<postfix::PostfixTools>(&runner_, "/etc/postfix-test");
-    actions_ = std::make_unique<QueueActions>(index_.get(), tools_.get(), &fs_);
-    service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test",
-                                                  actions_.get(), tools_.get());
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    stub_ = v1::AgentService::NewStub(server_->InProcessChannel({}));
-  }
-
-  void TearDown() override { server_->Shutdown(); }
+  void SetUp() override { StartAgent(); }
 
   grpc::Status ListPage(const v1::ListRequest& req, v1::ListResponse* resp) {
     grpc::ClientContext ctx;
     return stub_->List(&ctx, req, resp);
   }
-
-  FakeFilesystem fs_;
-  postfix::PostfixConfig config_;
-  std::vector<std::string> ids_;
-  std::unique_ptr<postfix::QueueReader> reader_;
-  std::unique_ptr<QueueIndex> index_;
-  FakePostsuper runner_;
-  std::unique_ptr<postfix::PostfixTools> tools_;
-  std::unique_ptr<QueueActions> actions_;
-  std::unique_ptr<AgentServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::AgentService::Stub> stub_;
 };
 
 TEST_F(AgentServiceTest, ListPagesThroughEveryMessageInArrivalOrder) {

@@ -4,30 +4,14 @@
 
 #include <thread>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "agent/index/queue_index.h"
-#include "agent/postfix/queue_reader.h"
-#include "agent/service/agent_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_filesystem.h"
-#include "tests/testing/queue_file_builder.h"
+#include "tests/agent/in_process_agent.h"
 
 namespace mailfleet {
 namespace {
 
-using ::mailfleet::testing::FakeFilesystem;
-using ::mailfleet::testing::QueueFileBuilder;
 using ::testing::HasSubstr;
-
-class NoTools : public ProcessRunner {
- public:
-  absl::StatusOr<ProcessResult> Run(const std::vector<std::string>&,
-                                    const ProcessOptions&) override {
-    return ProcessResult{};
-  }
-};
 
 // One Watch stream, read on the test's thread.
 class Stream {
@@ -76,70 +60,12 @@ class Stream {
   bool ended_ = false;
 };
 
-class WatchHubTest : public ::testing::Test {
- protected:
-  void Start(WatchHubOptions options = {}) {
-    fs_.AddDir("/q");
-    for (int i = 0; i < 25; ++i) AddMessage(i, "deferred");
-    config_.queue_directory = "/q";
-    reader_ = std::make_unique<postfix::QueueReader>(&fs_, config_, 1);
-    index_ = std::make_unique<QueueIndex>(reader_.get());
-    ASSERT_TRUE(index_->Rescan().ok());
-    tools_ = std::make_unique<postfix::PostfixTools>(&runner_, "/etc/postfix-test");
-    actions_ = std::make_unique<QueueActions>(index_.get(), tools_.get(), &fs_);
-    service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test", actions_.get(),
-                                                  tools_.get(), options);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    stub_ = v1::AgentService::NewStub(server_->InProcessChannel({}));
-  }
-
-  void TearDown() override {
-    if (!server_) return;
-    service_->EndWatches();
-    server_->Shutdown();
-  }
-
-  static std::string Id(int i) { return absl::StrFormat("%05X%05X", 0x10000 + i, 0xA0000 + i); }
-
-  std::string AddMessage(int i, const std::string& queue) {
-    std::string id = Id(i);
-    std::string dir = queue == "deferred" ? "/q/deferred/" + id.substr(0, 1) + "/"
-                                          : "/q/" + queue + "/";
-    fs_.AddFile(dir + id,
-                QueueFileBuilder::Simple(
-                    "s@example.com",
-                    {absl::StrCat("r", i, i % 5 == 0 ? "@five.example" : "@x.example")},
-                    {"hello"}, 1700000000 + i));
-    return id;
-  }
-
-  void Move(int i, const std::string& from, const std::string& to) {
-    std::string id = Id(i);
-    auto path = [&](const std::string& q) {
-      return q == "deferred" ? "/q/deferred/" + id.substr(0, 1) + "/" + id : "/q/" + q + "/" + id;
-    };
-    fs_.Remove(path(from));
-    AddMessage(i, to);
-  }
-
-  FakeFilesystem fs_;
-  postfix::PostfixConfig config_;
-  NoTools runner_;
-  std::unique_ptr<postfix::QueueReader> reader_;
-  std::unique_ptr<QueueIndex> index_;
-  std::unique_ptr<postfix::PostfixTools> tools_;
-  std::unique_ptr<QueueActions> actions_;
-  std::unique_ptr<AgentServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::AgentService::Stub> stub_;
-};
+using WatchHubTest = ::mailfleet::testing::InProcessAgentTest;
 
 TEST_F(WatchHubTest, SnapshotThenDeltasWithTheSummarysChanges) {
   WatchHubOptions options;
   options.tick = absl::Milliseconds(100);
-  Start(options);
+  StartAgent(options);
   const int64_t g = index_->Current()->generation();
   v1::WatchRequest req;
   Stream stream(*stub_, req);
@@ -182,7 +108,7 @@ TEST_F(WatchHubTest, SnapshotThenDeltasWithTheSummarysChanges) {
 TEST_F(WatchHubTest, FilteredWatcherSeesMessagesEnterAndLeaveItsView) {
   WatchHubOptions options;
   options.tick = absl::Milliseconds(100);
-  Start(options);
+  StartAgent(options);
   v1::WatchRequest req;
   req.mutable_filter()->add_queues(v1::POSTFIX_DEFERRED);
   req.set_include_messages(true);
@@ -212,7 +138,7 @@ TEST_F(WatchHubTest, FilteredWatcherSeesMessagesEnterAndLeaveItsView) {
 TEST_F(WatchHubTest, ABusyQueuesSummaryIsSentAtMostOnceASecondAndCatchesUp) {
   WatchHubOptions options;
   options.tick = absl::Milliseconds(100);
-  Start(options);
+  StartAgent(options);
   Stream stream(*stub_, v1::WatchRequest());
   ASSERT_TRUE(stream.Next().has_snapshot());
   const absl::Time start = absl::Now();
@@ -252,7 +178,7 @@ TEST_F(WatchHubTest, ABusyQueuesSummaryIsSentAtMostOnceASecondAndCatchesUp) {
 TEST_F(WatchHubTest, LargeSnapshotsComeInParts) {
   WatchHubOptions options;
   options.snapshot_part_messages = 10;
-  Start(options);
+  StartAgent(options);
   v1::WatchRequest req;
   req.set_include_messages(true);
   Stream stream(*stub_, req);
@@ -275,7 +201,7 @@ TEST_F(WatchHubTest, LargeSnapshotsComeInParts) {
 TEST_F(WatchHubTest, AWatcherThatFallsBehindIsResynchronised) {
   WatchHubOptions options;
   options.max_outbox_events = 3;
-  Start(options);
+  StartAgent(options);
   // A small window: the transport stops taking events from the agent soon
   // after the client stops reading.
   grpc::ChannelArguments args;
@@ -321,7 +247,7 @@ TEST_F(WatchHubTest, AWatcherThatFallsBehindIsResynchronised) {
 TEST_F(WatchHubTest, HeartbeatsCarryTheGenerationWhileNothingChanges) {
   WatchHubOptions options;
   options.tick = absl::Milliseconds(100);
-  Start(options);
+  StartAgent(options);
   v1::WatchRequest req;
   req.mutable_heartbeat_interval()->set_seconds(1);
   Stream stream(*stub_, req);
@@ -335,7 +261,7 @@ TEST_F(WatchHubTest, HeartbeatsCarryTheGenerationWhileNothingChanges) {
 }
 
 TEST_F(WatchHubTest, BadRequestsAreRefusedWithAReason) {
-  Start();
+  StartAgent();
   v1::WatchRequest req;
   req.mutable_heartbeat_interval()->set_nanos(500000000);
   EXPECT_EQ(Stream(*stub_, req).End().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -353,7 +279,7 @@ TEST_F(WatchHubTest, BadRequestsAreRefusedWithAReason) {
 TEST_F(WatchHubTest, TooManyWatchersAreRefusedAndShutdownEndsTheRest) {
   WatchHubOptions options;
   options.max_watchers = 2;
-  Start(options);
+  StartAgent(options);
   v1::WatchRequest req;
   Stream a(*stub_, req), b(*stub_, req);
   ASSERT_TRUE(a.Next().has_snapshot());
