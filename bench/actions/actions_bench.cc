@@ -25,6 +25,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "bench/common/bench_util.h"
 #include "common/dashed_flags.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
@@ -36,12 +37,9 @@ ABSL_FLAG(int, port, 17072, "loopback port for the agent under test");
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using ::mailfleet::bench::Median;
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using Clock = std::chrono::steady_clock;
 
 // Runs a shell pipeline (the baseline is one) and returns its wall time
 // and standard error.

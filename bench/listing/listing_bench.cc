@@ -27,6 +27,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/common/bench_util.h"
 #include "common/dashed_flags.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -43,38 +44,20 @@ ABSL_FLAG(int, port, 17071, "loopback port for the agent under test");
 
 namespace {
 
+using ::mailfleet::bench::Median;
+using ::mailfleet::bench::Spawn;
+
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Starts argv with stdout (and, with `quiet`, stderr) to /dev/null.
-pid_t Spawn(const std::vector<std::string>& argv, bool quiet) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    if (quiet) dup2(null, 2);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execvp(a[0], a.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // Runs argv with stdout to /dev/null; returns wall seconds, dies on failure.
 double TimeCommand(const std::vector<std::string>& argv) {
   auto start = Clock::now();
   int status = 0;
-  waitpid(Spawn(argv, /*quiet=*/false), &status, 0);
+  waitpid(Spawn(argv, "/dev/null", ""), &status, 0);
   double t = Seconds(Clock::now() - start);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::fprintf(stderr, "command failed: %s\n", argv[0].c_str());
@@ -173,7 +156,7 @@ AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
   auto start = Clock::now();
   pid_t pid = Spawn({absl::GetFlag(FLAGS_agent_bin), "--listen", address,
                      "--postfix-config-dir", config_dir},
-                    /*quiet=*/true);
+                    "/dev/null", "/dev/null");
   running_agent = pid;
   // Retry the connection every few milliseconds, not with gRPC's default
   // backoff of a second and more: it is the agent being timed.

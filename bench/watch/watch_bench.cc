@@ -44,6 +44,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/common/bench_util.h"
 #include "common/dashed_flags.h"
 #include "common/os/process_runner.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
@@ -67,6 +68,8 @@ ABSL_FLAG(int, summary_watchers, 0,
 
 namespace {
 
+namespace bench = ::mailfleet::bench;
+
 namespace v1 = mailfleet::v1;
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
@@ -84,19 +87,8 @@ double Percentile(std::vector<double> v, double p) {
 
 // Starts argv with stdout and stderr to `log` (/dev/null when empty).
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log = "") {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int out = log.empty() ? open("/dev/null", O_WRONLY)
-                          : open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(out, 2);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execvp(a[0], a.data());
-    _exit(127);
-  }
-  return pid;
+  const std::string to = log.empty() ? "/dev/null" : log;
+  return bench::Spawn(argv, to, to);
 }
 
 void RunOrDie(const std::vector<std::string>& argv) {
