@@ -374,14 +374,23 @@ void WatchHub::PostLocked(Watcher* w, v1::WatchEvent event) {
 void WatchHub::DeliverLocked(const IndexBatch& batch) {
   const QueueSnapshot& before = *batch.before;
   const QueueSnapshot& after = *batch.after;
+  // Each changed message on either side, looked up once for all watchers.
+  struct Sides {
+    std::optional<QueueSnapshot::View> was, is;
+  };
+  std::vector<Sides> sides(batch.changes.size());
+  for (size_t i = 0; i < batch.changes.size(); ++i) {
+    const IndexChange& c = batch.changes[i];
+    if (c.kind != IndexChange::Kind::kAdded) sides[i].was = before.Find(c.queue_id);
+    if (c.kind != IndexChange::Kind::kRemoved) sides[i].is = after.Find(c.queue_id);
+  }
   for (Watcher* w : watchers_) {
     if (!w->started) continue;
     v1::WatchEvent event;
     v1::WatchDelta* delta = event.mutable_delta();
-    for (const IndexChange& c : batch.changes) {
-      std::optional<QueueSnapshot::View> was, is;
-      if (c.kind != IndexChange::Kind::kAdded) was = before.Find(c.queue_id);
-      if (c.kind != IndexChange::Kind::kRemoved) is = after.Find(c.queue_id);
+    for (size_t i = 0; i < batch.changes.size(); ++i) {
+      const IndexChange& c = batch.changes[i];
+      const auto& [was, is] = sides[i];
       const bool matched = was && w->filter.Matches(*was, batch.time);
       const bool matches = is && w->filter.Matches(*is, batch.time);
       if (!matched && !matches) continue;
