@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>  // renameat2, RENAME_NOREPLACE (glibc >= 2.28, _GNU_SOURCE)
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -223,6 +224,60 @@ absl::StatusOr<FileInfo> RealFilesystem::Stat(const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) return PathError("lstat", path, errno);
   return InfoOf(st);
+}
+
+absl::Status RealFilesystem::Rename(const std::string& from,
+                                    const std::string& to) {
+  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
+                RENAME_NOREPLACE) == 0) {
+    return absl::OkStatus();
+  }
+  const int err = errno;
+  const std::string paths = absl::StrCat(from, " -> ", to);
+  switch (err) {
+    case EEXIST:
+      return absl::AlreadyExistsError(
+          absl::StrCat("rename ", paths, ": ", to, " already exists"));
+    case EXDEV:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rename ", paths,
+          ": on different filesystems, where a move cannot be atomic"));
+    case EINVAL:
+    case ENOSYS:
+      // EINVAL is also a directory moved into itself; say both.
+      return absl::FailedPreconditionError(
+          absl::StrCat("rename ", paths, ": ", std::strerror(err),
+                       " (a directory into itself, or a filesystem without "
+                       "RENAME_NOREPLACE)"));
+    default:
+      return PathError("rename", paths, err);
+  }
+}
+
+absl::Status RealFilesystem::Link(const std::string& from, const std::string& to) {
+  if (link(from.c_str(), to.c_str()) == 0) return absl::OkStatus();
+  const int err = errno;
+  const std::string paths = absl::StrCat(from, " -> ", to);
+  if (err == EEXIST) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("link ", paths, ": ", to, " already exists"));
+  }
+  if (err == EXDEV) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("link ", paths, ": on different filesystems"));
+  }
+  return PathError("link", paths, err);
+}
+
+absl::Status RealFilesystem::Unlink(const std::string& path) {
+  if (unlink(path.c_str()) == 0) return absl::OkStatus();
+  // Linux refuses a directory with EISDIR (where POSIX allows EPERM), even
+  // to root.
+  if (errno == EISDIR) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("unlink ", path, ": is a directory"));
+  }
+  return PathError("unlink", path, errno);
 }
 
 }  // namespace mailfleet

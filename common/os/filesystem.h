@@ -79,6 +79,24 @@ class Filesystem {
                                 std::string* out) = 0;
   // lstat(2).
   virtual absl::StatusOr<FileInfo> Stat(const std::string& path) = 0;
+
+  // The agent's only writes, for actions on MPA items.
+  //
+  // Moves `from` to `to` atomically, and never over an existing `to`:
+  // ALREADY_EXISTS then, with nothing moved (a plain rename(2) would
+  // silently drop the item already there). Atomic only within one
+  // filesystem: across two, FAILED_PRECONDITION and nothing moved. NOT_FOUND
+  // if `from`, or the directory of `to`, does not exist.
+  virtual absl::Status Rename(const std::string& from,
+                              const std::string& to) = 0;
+  // A second name `to` for the file `from` (link(2)), never over an existing
+  // `to` (ALREADY_EXISTS); NOT_FOUND if `from`, or the directory of `to`,
+  // does not exist. For a move in which the file must be in both places for
+  // a moment.
+  virtual absl::Status Link(const std::string& from, const std::string& to) = 0;
+  // Removes a file (a symlink itself, not its target). NOT_FOUND if it does
+  // not exist; FAILED_PRECONDITION, with nothing removed, for a directory.
+  virtual absl::Status Unlink(const std::string& path) = 0;
 };
 
 // The local filesystem.
@@ -92,6 +110,11 @@ class RealFilesystem : public Filesystem {
   absl::Status ReadFile(const std::string& path, size_t max_bytes,
                         std::string* out) override;
   absl::StatusOr<FileInfo> Stat(const std::string& path) override;
+  // renameat2(2) with RENAME_NOREPLACE; FAILED_PRECONDITION on a filesystem
+  // that does not support it (the check and the move must be one step).
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  absl::Status Link(const std::string& from, const std::string& to) override;
+  absl::Status Unlink(const std::string& path) override;
 };
 
 }  // namespace mailfleet

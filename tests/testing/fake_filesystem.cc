@@ -1,6 +1,7 @@
 #include "tests/testing/fake_filesystem.h"
 
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,21 @@ void FakeFilesystem::Remove(const std::string& path) {
 void FakeFilesystem::FailOpen(const std::string& path, absl::Status status) {
   absl::MutexLock lock(&mu_);
   open_failures_[path] = std::move(status);
+}
+
+void FakeFilesystem::FailRename(const std::string& from, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  rename_failures_[from] = std::move(status);
+}
+
+void FakeFilesystem::FailUnlink(const std::string& path, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  unlink_failures_[path] = std::move(status);
+}
+
+std::vector<std::string> FakeFilesystem::Writes() {
+  absl::MutexLock lock(&mu_);
+  return writes_;
 }
 
 absl::StatusOr<std::vector<DirEntry>> FakeFilesystem::ListDir(
@@ -94,6 +110,104 @@ absl::StatusOr<FileInfo> FakeFilesystem::Stat(const std::string& path) {
   info.size = it->second.data.size();
   info.mtime = it->second.mtime;
   return info;
+}
+
+bool FakeFilesystem::ParentExists(const std::string& path) const {
+  size_t slash = path.rfind('/');
+  // Relative names and entries of "/" live in a directory that always exists.
+  return slash == std::string::npos || slash == 0 ||
+         dirs_.count(path.substr(0, slash)) > 0;
+}
+
+absl::Status FakeFilesystem::Rename(const std::string& from,
+                                    const std::string& to) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = rename_failures_.find(from); it != rename_failures_.end()) {
+    return it->second;
+  }
+  const std::string paths = absl::StrCat(from, " -> ", to);
+  const bool is_file = files_.count(from) > 0;
+  if (!is_file && !dirs_.count(from)) {
+    return absl::NotFoundError(
+        absl::StrCat("rename ", paths, ": no file ", from));
+  }
+  if (files_.count(to) || dirs_.count(to)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("rename ", paths, ": ", to, " already exists"));
+  }
+  if (!ParentExists(to)) {
+    return absl::NotFoundError(
+        absl::StrCat("rename ", paths, ": no directory for ", to));
+  }
+  if (is_file) {
+    auto node = files_.extract(from);
+    node.key() = to;
+    files_.insert(std::move(node));
+    writes_.push_back(absl::StrCat("rename ", paths));
+    return absl::OkStatus();
+  }
+  const std::string old_prefix = from + "/";
+  if (absl::StartsWith(to, old_prefix)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rename ", paths, ": a directory into itself"));
+  }
+  // Collect first: re-keying while iterating would visit moved entries again.
+  std::vector<std::string> moved_files, moved_dirs = {from};
+  for (const auto& [p, f] : files_) {
+    if (absl::StartsWith(p, old_prefix)) moved_files.push_back(p);
+  }
+  for (const auto& d : dirs_) {
+    if (absl::StartsWith(d, old_prefix)) moved_dirs.push_back(d);
+  }
+  for (const std::string& p : moved_files) {
+    auto node = files_.extract(p);
+    node.key() = to + p.substr(from.size());
+    files_.insert(std::move(node));
+  }
+  for (const std::string& d : moved_dirs) {
+    dirs_.erase(d);
+    dirs_.insert(to + d.substr(from.size()));
+  }
+  writes_.push_back(absl::StrCat("rename ", paths));
+  return absl::OkStatus();
+}
+
+absl::Status FakeFilesystem::Link(const std::string& from, const std::string& to) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = rename_failures_.find(from); it != rename_failures_.end()) {
+    return it->second;
+  }
+  const std::string paths = absl::StrCat(from, " -> ", to);
+  auto it = files_.find(from);
+  if (it == files_.end()) {
+    return absl::NotFoundError(absl::StrCat("link ", paths, ": no file ", from));
+  }
+  if (files_.count(to) || dirs_.count(to)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("link ", paths, ": ", to, " already exists"));
+  }
+  if (!ParentExists(to)) {
+    return absl::NotFoundError(absl::StrCat("link ", paths, ": no directory for ", to));
+  }
+  files_.emplace(to, it->second);
+  writes_.push_back(absl::StrCat("link ", paths));
+  return absl::OkStatus();
+}
+
+absl::Status FakeFilesystem::Unlink(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = unlink_failures_.find(path); it != unlink_failures_.end()) {
+    return it->second;
+  }
+  if (dirs_.count(path)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("unlink ", path, ": is a directory"));
+  }
+  if (files_.erase(path) == 0) {
+    return absl::NotFoundError(absl::StrCat("unlink ", path, ": no file"));
+  }
+  writes_.push_back(absl::StrCat("unlink ", path));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> StringFile::ReadAt(uint64_t offset, size_t n, char* buf) {

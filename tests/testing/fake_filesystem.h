@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/os/filesystem.h"
@@ -26,6 +27,13 @@ class FakeFilesystem : public Filesystem {
   void Remove(const std::string& path);
   // Open() of `path` fails with `status` from now on.
   void FailOpen(const std::string& path, absl::Status status);
+  // Rename() from `from` fails with `status` from now on, moving nothing.
+  void FailRename(const std::string& from, absl::Status status);
+  // Unlink() of `path` fails with `status` from now on, removing nothing.
+  void FailUnlink(const std::string& path, absl::Status status);
+  // The writes done so far, in order: "rename <from> -> <to>", "unlink
+  // <path>" (failed ones are not).
+  std::vector<std::string> Writes();
 
   absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> Open(
@@ -33,12 +41,24 @@ class FakeFilesystem : public Filesystem {
   absl::Status ReadFile(const std::string& path, size_t max_bytes,
                         std::string* out) override;
   absl::StatusOr<FileInfo> Stat(const std::string& path) override;
+  // As RealFilesystem's: never replaces `to`, needs its directory, and
+  // moves a directory with everything under it.
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  // Fails like a Rename from `from` when FailRename names it.
+  absl::Status Link(const std::string& from, const std::string& to) override;
+  absl::Status Unlink(const std::string& path) override;
 
  private:
+  bool ParentExists(const std::string& path) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   std::map<std::string, File> files_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> dirs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> open_failures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Status> rename_failures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Status> unlink_failures_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> writes_ ABSL_GUARDED_BY(mu_);
 };
 
 // A RandomAccessFile over bytes in memory.
