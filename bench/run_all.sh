@@ -42,3 +42,6 @@ echo
 "$BUILD_DIR/bench/watch/mailfleet-bench-watch" \
   --postfix-config-dir "$ROOT/config" \
   --agent-bin "$BUILD_DIR/agent/mailfleet-agent"
+echo
+# The MPA spool: builds a spool of its own under /tmp, needs no Postfix.
+"$BUILD_DIR/bench/mpa/mailfleet-bench-mpa" --runs "$RUNS"
