@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -17,6 +18,9 @@
 #include "agent/actions/queue_actions.h"
 #include "agent/index/queue_index.h"
 #include "agent/index/queue_monitor.h"
+#include "agent/mpa/spool_actions.h"
+#include "agent/mpa/spool_reader.h"
+#include "agent/mpa/throttle.h"
 #include "agent/postfix/postfix_tools.h"
 #include "agent/postfix/postfix_config.h"
 #include "agent/postfix/queue_reader.h"
@@ -42,6 +46,15 @@ ABSL_FLAG(absl::Duration, idle_rescan_interval, absl::Minutes(10),
 ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(200),
           "how long queue changes are gathered before they are applied as one "
           "batch (one generation)");
+ABSL_FLAG(std::string, mpa_spool, "",
+          "the MPA spool's root (outgoing/ error/ spool/ respool/ below it); "
+          "none when empty");
+ABSL_FLAG(int64_t, mpa_throttle_spool, mailfleet::mpa::ThrottleLimits().throttle_spool,
+          "the MPA throttles the MTA above this many items in its spool");
+ABSL_FLAG(int64_t, mpa_throttle_error, mailfleet::mpa::ThrottleLimits().throttle_error,
+          "the MPA throttles the MTA above this many items in its error queue");
+ABSL_FLAG(int64_t, mpa_refuse_spool, mailfleet::mpa::ThrottleLimits().refuse_spool,
+          "the MPA refuses mail above this many items in its spool");
 ABSL_FLAG(int, scan_threads, 0, "threads reading queue files (0: one per core)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 ABSL_FLAG(bool, insecure, false,
@@ -69,7 +82,7 @@ int main(int argc, char** argv) {
   // raising it after the first large free.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   absl::SetProgramUsageMessage(
-      "mailfleet-agent --listen ADDR --postfix-config-dir DIR");
+      "mailfleet-agent --listen ADDR --postfix-config-dir DIR [--mpa-spool DIR]");
   std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
   std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
@@ -82,6 +95,14 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  mailfleet::mpa::ThrottleLimits limits;
+  limits.throttle_spool = absl::GetFlag(FLAGS_mpa_throttle_spool);
+  limits.throttle_error = absl::GetFlag(FLAGS_mpa_throttle_error);
+  limits.refuse_spool = absl::GetFlag(FLAGS_mpa_refuse_spool);
+  if (auto s = mailfleet::mpa::ValidateThrottleLimits(limits); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   if (!IsLoopback(listen)) {
@@ -103,7 +124,24 @@ int main(int argc, char** argv) {
                config->queue_directory);
   mailfleet::postfix::QueueReader reader(&fs, *config,
                                          absl::GetFlag(FLAGS_scan_threads));
-  mailfleet::QueueIndex index(&reader);
+  // The MPA spool, when there is one: a path that is not a directory is a
+  // mistake to stop at, not an empty spool to report.
+  const std::string spool_root = absl::GetFlag(FLAGS_mpa_spool);
+  std::optional<mailfleet::mpa::SpoolReader> spool;
+  std::optional<mailfleet::mpa::SpoolActions> spool_actions;
+  if (!spool_root.empty()) {
+    auto info = fs.Stat(spool_root);
+    if (!info.ok() || info->type != mailfleet::FileInfo::Type::kDirectory) {
+      return Fail("--mpa-spool " + spool_root + " is not a directory");
+    }
+    spool.emplace(&fs, spool_root);
+    spool_actions.emplace(&fs, spool_root);
+    spdlog::info("MPA spool at {}; throttling above {} spool or {} error items, "
+                 "refusing above {}",
+                 spool_root, limits.throttle_spool, limits.throttle_error,
+                 limits.refuse_spool);
+  }
+  mailfleet::QueueIndex index(&reader, spool ? &*spool : nullptr, limits);
   auto watcher = mailfleet::NewInotifyWatcher();
   if (!watcher.ok()) return Fail("cannot watch the queue: " + watcher.status().ToString());
   mailfleet::MonitorOptions monitor_options;
@@ -122,7 +160,8 @@ int main(int argc, char** argv) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   mailfleet::postfix::PostfixTools tools(&runner, config_dir);
-  mailfleet::QueueActions actions(&index, &tools, &fs);
+  mailfleet::QueueActions actions(&index, &tools, &fs,
+                                  spool_actions ? &*spool_actions : nullptr);
   mailfleet::AgentServiceImpl service(&index, host, &actions, &tools);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -142,15 +142,13 @@ absl::Status AgentClient::ListAll(const v1::Filter& filter, int64_t limit,
   }
 }
 
-absl::Status AgentClient::GetMessage(const std::string& queue_id,
-                                     bool envelope_only,
+absl::Status AgentClient::GetMessage(const v1::GetMessageRequest& request,
                                      const EnvelopeCallback& on_envelope,
                                      const ContentCallback& on_content) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.stream_timeout);
-  v1::GetMessageRequest request;
-  request.set_queue_id(queue_id);
-  request.set_envelope_only(envelope_only);
+  const std::string& queue_id = request.queue_id();
+  const bool envelope_only = request.envelope_only();
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
       stub_->GetMessage(&context, request);
 
@@ -205,8 +203,11 @@ absl::Status AgentClient::GetMessage(const std::string& queue_id,
 absl::StatusOr<v1::MessageWithContent> AgentClient::FetchMessage(
     const std::string& queue_id, bool envelope_only) {
   v1::MessageWithContent result;
+  v1::GetMessageRequest request;
+  request.set_queue_id(queue_id);
+  request.set_envelope_only(envelope_only);
   MF_RETURN_IF_ERROR(GetMessage(
-      queue_id, envelope_only,
+      request,
       [&](const v1::Message& envelope) {
         *result.mutable_envelope() = envelope;
       },

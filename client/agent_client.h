@@ -118,7 +118,7 @@ class AgentClient {
   // Streams one message: `on_envelope` once, then (unless `envelope_only`)
   // `on_content` for each chunk of the raw message in order. An error from
   // `on_content` cancels the stream and is returned.
-  absl::Status GetMessage(const std::string& queue_id, bool envelope_only,
+  absl::Status GetMessage(const v1::GetMessageRequest& request,
                           const EnvelopeCallback& on_envelope,
                           const ContentCallback& on_content);
 

@@ -8,13 +8,19 @@
 namespace mailfleet {
 namespace {
 
+bool IsMpaQueue(v1::QueueKind queue) { return queue >= v1::MPA_OUTGOING; }
+
 void AddMessages(const v1::WatchSnapshot& part, WatchView::MessageMap* map) {
   for (const v1::Message& message : part.messages()) {
-    (*map)[message.queue_id()] = message;
+    (*map)[WatchView::KeyOf(message)] = message;
   }
 }
 
 }  // namespace
+
+WatchView::MessageKey WatchView::KeyOf(const v1::Message& message) {
+  return {IsMpaQueue(message.queue()), message.queue_id()};
+}
 
 void ApplySummaryUpdate(const v1::SummaryUpdate& update,
                         v1::QueueSummary* summary) {
@@ -48,6 +54,7 @@ void ApplySummaryUpdate(const v1::SummaryUpdate& update,
     summary->clear_oldest_arrival();
   }
   summary->set_oldest_queue_id(update.oldest_queue_id());
+  summary->set_oldest_queue(update.oldest_queue());
   summary->set_scan_problem_count(update.scan_problem_count());
   if (update.scan_problem_count() == 0) summary->clear_scan_problems();
   if (update.has_top_domains()) {
@@ -56,6 +63,9 @@ void ApplySummaryUpdate(const v1::SummaryUpdate& update,
   if (update.has_top_delay_reasons()) {
     *summary->mutable_top_delay_reasons() =
         update.top_delay_reasons().reasons();
+  }
+  if (update.has_mpa_throttle()) {
+    *summary->mutable_mpa_throttle() = update.mpa_throttle();
   }
 }
 
@@ -177,14 +187,19 @@ absl::Status WatchView::ApplyHeartbeat(const v1::WatchEvent& event) {
 }
 
 void WatchView::ApplyChange(const v1::MessageChange& change) {
+  // A message never changes sides: either queue tells which it is on.
+  const MessageKey key(IsMpaQueue(change.to_queue() != v1::QUEUE_KIND_UNSPECIFIED
+                                      ? change.to_queue()
+                                      : change.from_queue()),
+                       change.queue_id());
   switch (change.kind()) {
     case v1::MessageChange::REMOVED:
-      messages_.erase(change.queue_id());
+      messages_.erase(key);
       return;
     case v1::MessageChange::ADDED:
     case v1::MessageChange::MOVED:
     case v1::MessageChange::CHANGED: {
-      v1::Message& held = messages_[change.queue_id()];
+      v1::Message& held = messages_[key];
       if (change.has_message()) {
         held = change.message();
       } else if (change.to_queue() != v1::QUEUE_KIND_UNSPECIFIED) {

@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 
+#include <utility>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "mailfleet/v1/agent.pb.h"
@@ -35,7 +37,11 @@ void ApplySummaryUpdate(const v1::SummaryUpdate& update,
 
 class WatchView {
  public:
-  using MessageMap = absl::flat_hash_map<std::string, v1::Message>;
+  // Postfix queue ids and MPA item ids are separate namespaces (one string
+  // may name one of each): messages are held by (is MPA item, id).
+  using MessageKey = std::pair<bool, std::string>;
+  using MessageMap = absl::flat_hash_map<MessageKey, v1::Message>;
+  static MessageKey KeyOf(const v1::Message& message);
 
   // With `track_messages`, keeps every message the watch lists and changes
   // (the watch must then have include_messages).

@@ -31,6 +31,10 @@ struct Message {
   std::string client_address;
   bool forced_expire = false;
   std::string parse_error;  // non-empty when the file was read only in part
+  // MPA items only: why processing failed (error queue), and how often the
+  // MPA has tried.
+  std::string mpa_error;
+  int32_t mpa_attempts = 0;
 
   // The accessors Filter::Matches expects of any message representation.
   QueueKind queue_kind() const { return queue; }
@@ -39,6 +43,7 @@ struct Message {
   absl::string_view id() const { return queue_id; }
   absl::string_view sender_address() const { return sender; }
   absl::string_view client() const { return client_address; }
+  QueueSource source() const { return SourceOf(queue); }
   size_t recipient_count() const { return recipients.size(); }
   absl::string_view recipient_address(size_t i) const {
     return recipients[i].address;

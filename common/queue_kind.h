@@ -30,6 +30,17 @@ absl::string_view QueueKindName(QueueKind kind);
 // Accepts the names above, case-insensitively.
 absl::StatusOr<QueueKind> ParseQueueKind(absl::string_view name);
 
+// Where a message lives. Postfix queue ids and MPA item ids are separate
+// namespaces: one string may name a Postfix message and an MPA item at the
+// same time (an MPA may name items after the queue id it received them
+// under), so a message is known by its source and its id together.
+enum class QueueSource : uint8_t { kPostfix, kMpa };
+
+inline QueueSource SourceOf(QueueKind kind) {
+  return kind >= QueueKind::kMpaOutgoing ? QueueSource::kMpa
+                                         : QueueSource::kPostfix;
+}
+
 // The queues of Postfix (maildrop..corrupt), in the order `postqueue` lists
 // them, followed by corrupt.
 inline constexpr QueueKind kPostfixQueues[] = {

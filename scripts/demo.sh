@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo: a real Postfix on loopback with deferred and held mail, its
-# mailfleet agent, and the CLI showing it. `demo.sh stop` removes it all.
+# The demo: a real Postfix on loopback with deferred and held mail, an MPA
+# spool beside it (written by mailfleet-mpa-sim as the MPA writes it), the
+# mailfleet agent over both, and the CLI showing them. `demo.sh stop`
+# removes it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 DEMO_DIR=${DEMO_DIR:-/tmp/mailfleet-demo}
 AGENT_ADDR=${AGENT_ADDR:-127.0.0.1:17070}
 TESTPOSTFIX=$BUILD_DIR/bench/fill/mailfleet-testpostfix
+MPA_SIM=$BUILD_DIR/bench/fill/mailfleet-mpa-sim
+SPOOL=$DEMO_DIR/mpa
 AGENT=$BUILD_DIR/agent/mailfleet-agent
 CLI=$BUILD_DIR/client/cli/mailfleet
 
@@ -15,7 +19,7 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 # Starts the agent and returns once it answers.
 start_agent() {
-  "$AGENT" --listen "$AGENT_ADDR" --postfix-config-dir "$1" \
+  "$AGENT" --listen "$AGENT_ADDR" --postfix-config-dir "$1" --mpa-spool "$SPOOL" \
     > "$DEMO_DIR/agent.log" 2>&1 &
   echo $! > "$DEMO_DIR/agent.pid"
   for _ in $(seq 100); do
@@ -27,10 +31,12 @@ start_agent() {
 }
 
 stop() {
-  if [ -f "$DEMO_DIR/agent.pid" ]; then
-    kill "$(cat "$DEMO_DIR/agent.pid")" 2>/dev/null || true
-    rm -f "$DEMO_DIR/agent.pid"
-  fi
+  for pidfile in "$DEMO_DIR/agent.pid" "$DEMO_DIR/mpa-sim.pid"; do
+    if [ -f "$pidfile" ]; then
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      rm -f "$pidfile"
+    fi
+  done
   if [ -d "$DEMO_DIR/gw1" ]; then
     "$TESTPOSTFIX" destroy --root "$DEMO_DIR/gw1"
   fi
@@ -50,8 +56,19 @@ start() {
   "$TESTPOSTFIX" fill --port "$port" --count 2000 --connections 4
   "$TESTPOSTFIX" settle --root "$DEMO_DIR/gw1" --timeout 300
 
+  echo "Writing an MPA spool in $SPOOL: a broken template has filled error/, the spool is past its throttle limit..."
+  for q in outgoing error spool respool tmp; do mkdir -p "$SPOOL/$q"; done
+  "$MPA_SIM" fill --spool "$SPOOL" --queue error --count 60
+  "$MPA_SIM" fill --spool "$SPOOL" --queue spool --count 1200 --start-index 1000
+  "$MPA_SIM" fill --spool "$SPOOL" --queue outgoing --count 25 --start-index 3000
+  "$MPA_SIM" malformed --spool "$SPOOL" --queue error > /dev/null
+
   echo "Starting mailfleet-agent on $AGENT_ADDR..."
   start_agent "$config"
+  # The MPA at work meanwhile: items arrive, are processed, some fail.
+  "$MPA_SIM" run --spool "$SPOOL" --rate 5 --duration 0 --error-ratio 0.2 \
+    > "$DEMO_DIR/mpa-sim.log" 2>&1 &
+  echo $! > "$DEMO_DIR/mpa-sim.pid"
 
   say mailfleet --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --dry-run
   "$CLI" --agent "$AGENT_ADDR" hold --match @d2.example.net --field recipient --dry-run | sed -n 1,4p
@@ -82,6 +99,17 @@ start() {
   id=$("$CLI" --agent "$AGENT_ADDR" ls --limit 1 -o json | sed -n 's/.*"queueId":"\([^"]*\)".*/\1/p')
   say mailfleet --agent "$AGENT_ADDR" show "$id" --envelope-only
   "$CLI" --agent "$AGENT_ADDR" show "$id" --envelope-only
+
+  say mailfleet --agent "$AGENT_ADDR" ls --queue mpa-error --limit 6
+  "$CLI" --agent "$AGENT_ADDR" ls --queue mpa-error --limit 6
+  item=$("$CLI" --agent "$AGENT_ADDR" ls --queue mpa-error --match "invalid template" --limit 1 -o json \
+    | sed -n 's/.*"queueId":"\([^"]*\)".*/\1/p')
+  say mailfleet --agent "$AGENT_ADDR" show "$item" --envelope-only
+  "$CLI" --agent "$AGENT_ADDR" show "$item" --envelope-only
+  say mailfleet --agent "$AGENT_ADDR" respool --queue mpa-error --match "invalid template" --yes
+  "$CLI" --agent "$AGENT_ADDR" respool --queue mpa-error --match "invalid template" --yes
+  say mailfleet --agent "$AGENT_ADDR" summary --queue mpa-error --queue mpa-respool --queue mpa-spool --top 3
+  "$CLI" --agent "$AGENT_ADDR" summary --queue mpa-error --queue mpa-respool --queue mpa-spool --top 3
   say "postqueue -c $config -j | wc -l   # Postfix's own count"
   postqueue -c "$config" -j | wc -l
   cat <<EOT
@@ -89,6 +117,7 @@ start() {
 The demo keeps running: try
   $CLI --agent $AGENT_ADDR ls --older-than 1m --min-size 100k
   $CLI --agent $AGENT_ADDR show $id
+  $CLI --agent $AGENT_ADDR ls --queue mpa-error --match DLP
   $CLI --agent $AGENT_ADDR watch        # a live summary; Ctrl-C ends it
 Stop it with: make demo-stop
 EOT

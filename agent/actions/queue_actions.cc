@@ -2,35 +2,181 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/mpa/spool_item.h"
 #include "common/queue_id.h"
 #include "common/status_macros.h"
 
 namespace mailfleet {
+namespace {
 
-using postfix::QueueAction;
-
-QueueActions::QueueActions(QueueIndex* index, const postfix::PostfixTools* tools,
-                           Filesystem* fs)
-    : index_(index), tools_(tools), fs_(fs) {}
-
-bool QueueActions::Applies(QueueAction action, QueueKind queue) {
+// The postsuper operation behind an action on Postfix's messages.
+std::optional<postfix::QueueAction> PostfixActionOf(Action action) {
   switch (action) {
-    case QueueAction::kHold:
-      return queue == QueueKind::kIncoming || queue == QueueKind::kActive ||
-             queue == QueueKind::kDeferred;
-    case QueueAction::kRelease:
-      return queue == QueueKind::kHold;
-    case QueueAction::kDelete:
-      return queue != QueueKind::kCorrupt && queue != QueueKind::kUnknown;
-    case QueueAction::kRequeue:
-    case QueueAction::kExpire:
-      return queue == QueueKind::kIncoming || queue == QueueKind::kActive ||
-             queue == QueueKind::kDeferred || queue == QueueKind::kHold;
+    case Action::kDelete: return postfix::QueueAction::kDelete;
+    case Action::kHold: return postfix::QueueAction::kHold;
+    case Action::kRelease: return postfix::QueueAction::kRelease;
+    case Action::kRequeue: return postfix::QueueAction::kRequeue;
+    case Action::kExpire: return postfix::QueueAction::kExpire;
+    case Action::kRespool: break;
+  }
+  return std::nullopt;
+}
+
+bool ActsOnMpa(Action action) {
+  return action == Action::kDelete || action == Action::kRespool;
+}
+
+bool Admits(const std::vector<QueueKind>& queues, QueueSource source) {
+  if (queues.empty()) return true;
+  for (QueueKind q : queues) {
+    if (SourceOf(q) == source) return true;
   }
   return false;
+}
+
+bool Admits(const std::vector<QueueKind>& queues, QueueKind queue) {
+  return queues.empty() ||
+         std::find(queues.begin(), queues.end(), queue) != queues.end();
+}
+
+std::string QueueList(const std::vector<QueueKind>& queues) {
+  std::string out;
+  for (QueueKind q : queues) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", QueueKindName(q));
+  }
+  return out;
+}
+
+}  // namespace
+
+QueueActions::QueueActions(QueueIndex* index, const postfix::PostfixTools* tools,
+                           Filesystem* fs, mpa::SpoolActions* spool)
+    : index_(index), tools_(tools), fs_(fs), spool_(spool) {}
+
+bool QueueActions::Applies(Action action, QueueKind queue) {
+  const bool mta_live = queue == QueueKind::kIncoming ||
+                        queue == QueueKind::kActive || queue == QueueKind::kDeferred;
+  switch (action) {
+    case Action::kHold:
+      return mta_live;
+    case Action::kRelease:
+      return queue == QueueKind::kHold;
+    case Action::kDelete:
+      // The MPA is working on mpa-spool items and handing mpa-outgoing ones
+      // to Postfix: only what it gave up on, or was given back, is the
+      // operator's to delete.
+      if (SourceOf(queue) == QueueSource::kMpa) {
+        return queue == QueueKind::kMpaError || queue == QueueKind::kMpaRespool;
+      }
+      return queue != QueueKind::kCorrupt && queue != QueueKind::kUnknown;
+    case Action::kRequeue:
+    case Action::kExpire:
+      return mta_live || queue == QueueKind::kHold;
+    case Action::kRespool:
+      return queue == QueueKind::kMpaError;
+  }
+  return false;
+}
+
+std::optional<QueueKind> QueueActions::FindMpaItem(Action action,
+                                                   absl::string_view id) const {
+  const mpa::SpoolReader* reader = index_->spool();
+  for (QueueKind q : {QueueKind::kMpaError, QueueKind::kMpaRespool}) {
+    if (!Applies(action, q)) continue;
+    auto info = fs_->Stat(reader->ItemPath(q, id, ".eml"));
+    if (info.ok()) return q;
+  }
+  return std::nullopt;
+}
+
+absl::Status QueueActions::ResolveIds(
+    const ActionRequest& request, std::vector<Target>& targets,
+    std::vector<postfix::ActionFailure>& failures) const {
+  const bool mpa_capable = ActsOnMpa(request.action) && spool_ != nullptr &&
+                           Admits(request.id_queues, QueueSource::kMpa);
+  const bool postfix_capable = PostfixActionOf(request.action).has_value() &&
+                               Admits(request.id_queues, QueueSource::kPostfix);
+  if (!mpa_capable && !postfix_capable) {
+    if (request.action == Action::kRespool && spool_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "this agent has no MPA spool (--mpa-spool) to respool from");
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the queues given (", QueueList(request.id_queues),
+        ") hold nothing this action applies to"));
+  }
+  auto snapshot = index_->Current();
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& id : request.queue_ids) {
+    // Every id is checked against the syntax of the side it is meant for
+    // before it goes anywhere near a path or a command.
+    absl::Status postfix_syntax =
+        postfix_capable ? ValidatePostfixQueueId(id)
+                        : absl::InvalidArgumentError("not a Postfix action");
+    absl::Status mpa_syntax = mpa_capable ? mpa::ValidateSpoolId(id)
+                                          : absl::InvalidArgumentError("");
+    if (!postfix_syntax.ok() && !mpa_syntax.ok()) {
+      if (!postfix_capable) return mpa_syntax;
+      if (!mpa_capable) return postfix_syntax;
+      return absl::InvalidArgumentError(
+          absl::StrCat("neither a Postfix queue id (", postfix_syntax.message(),
+                       ") nor an MPA item id (", mpa_syntax.message(), ")"));
+    }
+    if (!seen.insert(id).second) continue;
+    std::optional<QueueSnapshot::View> in_postfix, in_mpa;
+    if (postfix_syntax.ok()) in_postfix = snapshot->Find(QueueSource::kPostfix, id);
+    if (mpa_syntax.ok()) in_mpa = snapshot->Find(QueueSource::kMpa, id);
+    if (in_postfix && in_mpa) {
+      failures.push_back(
+          {id, absl::StrCat("names both a Postfix message (",
+                            QueueKindName(in_postfix->queue_kind()),
+                            ") and an MPA item (", QueueKindName(in_mpa->queue_kind()),
+                            "): give the queue to act in")});
+      continue;
+    }
+    std::optional<QueueKind> mpa_queue;
+    if (in_mpa) {
+      mpa_queue = in_mpa->queue_kind();
+    } else if (mpa_syntax.ok() && !in_postfix) {
+      // Not indexed yet (it appeared a moment ago), or not there at all.
+      mpa_queue = FindMpaItem(request.action, id);
+    }
+    if (mpa_queue && (!postfix_syntax.ok() || !in_postfix)) {
+      if (!Admits(request.id_queues, *mpa_queue)) {
+        failures.push_back({id, absl::StrCat("is in ", QueueKindName(*mpa_queue),
+                                             ", not in ", QueueList(request.id_queues))});
+      } else if (!Applies(request.action, *mpa_queue)) {
+        failures.push_back(
+            {id, absl::StrCat("is in ", QueueKindName(*mpa_queue),
+                              request.action == Action::kRespool
+                                  ? ": only mpa-error items can be respooled"
+                                  : ": only mpa-error and mpa-respool items can be "
+                                    "deleted (the MPA is working on the others)")});
+      } else {
+        targets.push_back({QueueSource::kMpa, id, *mpa_queue});
+      }
+      continue;
+    }
+    if (!postfix_syntax.ok()) {
+      failures.push_back({id, request.action == Action::kRespool
+                                  ? "no such MPA item in mpa-error"
+                                  : "no such MPA item in mpa-error or mpa-respool"});
+      continue;
+    }
+    if (in_postfix && !Admits(request.id_queues, in_postfix->queue_kind())) {
+      failures.push_back({id, absl::StrCat("is in ", QueueKindName(in_postfix->queue_kind()),
+                                           ", not in ", QueueList(request.id_queues))});
+      continue;
+    }
+    // Not indexed is no proof of absence: postsuper has the last word.
+    targets.push_back({QueueSource::kPostfix, id, QueueKind::kUnknown});
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) const {
@@ -48,13 +194,14 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
         kMaxIdsPerAction));
   }
   ActionResult result;
+  std::vector<Target> targets;
   if (by_ids) {
-    absl::flat_hash_set<std::string> seen;
-    for (const std::string& id : request.queue_ids) {
-      MF_RETURN_IF_ERROR(ValidatePostfixQueueId(id));
-      if (seen.insert(id).second) result.queue_ids.push_back(id);
-    }
+    MF_RETURN_IF_ERROR(ResolveIds(request, targets, result.failures));
   } else {
+    if (request.action == Action::kRespool && spool_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "this agent has no MPA spool (--mpa-spool) to respool from");
+    }
     const Filter filter = request.filter ? *request.filter : Filter();
     if (filter.SelectsEverything() && !request.all) {
       return absl::InvalidArgumentError(
@@ -65,9 +212,12 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
     snapshot->List(filter, absl::Now(), nullptr, snapshot->size(),
                    [&](const QueueSnapshot::View& v) {
                      ++matches_filter;
-                     if (Applies(request.action, v.queue_kind())) {
-                       result.queue_ids.emplace_back(v.id());
-                     }
+                     if (!Applies(request.action, v.queue_kind())) return;
+                     if (v.source() == QueueSource::kMpa && spool_ == nullptr) return;
+                     targets.push_back({v.source(), std::string(v.id()),
+                                        v.source() == QueueSource::kMpa
+                                            ? v.queue_kind()
+                                            : QueueKind::kUnknown});
                    });
     // A pattern like "." selects everything as surely as no filter at all.
     if (!request.all && matches_filter > 0 && matches_filter == snapshot->size()) {
@@ -76,23 +226,71 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
           "): set all to act on the whole queue"));
     }
   }
-  result.matched = result.queue_ids.size();
-  if (request.dry_run || result.queue_ids.empty()) return result;
-
-  MF_ASSIGN_OR_RETURN(postfix::ActionOutcome outcome,
-                      tools_->Apply(request.action, result.queue_ids));
-  index_->ApplyUpdates(StateAfter(request.action, outcome.succeeded));
-  result.queue_ids = std::move(outcome.succeeded);
-  result.failures = std::move(outcome.failed);
+  result.matched = targets.size() + result.failures.size();
+  std::vector<std::string> postfix_ids;
+  std::vector<Target> mpa_items;
+  for (Target& t : targets) {
+    if (request.dry_run) result.queue_ids.push_back(t.id);
+    if (t.source == QueueSource::kPostfix) {
+      postfix_ids.push_back(std::move(t.id));
+    } else {
+      mpa_items.push_back(std::move(t));
+    }
+  }
+  if (request.dry_run) return result;
+  if (!mpa_items.empty()) ActOnMpa(request.action, mpa_items, result);
+  if (!postfix_ids.empty()) {
+    absl::Status ran = ActOnPostfix(request.action, postfix_ids, result);
+    if (!ran.ok()) {
+      if (mpa_items.empty()) return ran;
+      // The MPA items were acted on: report them, and every Postfix id as
+      // failed.
+      for (const std::string& id : postfix_ids) {
+        result.failures.push_back({id, std::string(ran.message())});
+      }
+    }
+  }
   return result;
 }
 
+absl::Status QueueActions::ActOnPostfix(Action action,
+                                        const std::vector<std::string>& ids,
+                                        ActionResult& result) const {
+  const postfix::QueueAction op = *PostfixActionOf(action);
+  MF_ASSIGN_OR_RETURN(postfix::ActionOutcome outcome, tools_->Apply(op, ids));
+  index_->ApplyUpdates(StateAfter(op, outcome.succeeded));
+  for (std::string& id : outcome.succeeded) result.queue_ids.push_back(std::move(id));
+  for (auto& f : outcome.failed) result.failures.push_back(std::move(f));
+  return absl::OkStatus();
+}
+
+void QueueActions::ActOnMpa(Action action, const std::vector<Target>& items,
+                            ActionResult& result) const {
+  std::vector<QueueSnapshot::EntryUpdate> updates;
+  for (const Target& t : items) {
+    absl::Status s = action == Action::kRespool ? spool_->Respool(t.queue, t.id)
+                                                : spool_->Delete(t.queue, t.id);
+    if (!s.ok()) {
+      result.failures.push_back({t.id, std::string(s.message())});
+      continue;
+    }
+    QueueSnapshot::EntryUpdate u;
+    u.source = QueueSource::kMpa;
+    u.queue_id = t.id;
+    if (action == Action::kRespool) u.queue = QueueKind::kMpaRespool;
+    updates.push_back(std::move(u));
+    result.queue_ids.push_back(t.id);
+  }
+  index_->ApplyUpdates(updates);
+}
+
 std::vector<QueueSnapshot::EntryUpdate> QueueActions::StateAfter(
-    QueueAction action, const std::vector<std::string>& ids) const {
+    postfix::QueueAction action, const std::vector<std::string>& ids) const {
   // Where postsuper put each message; its file says the rest (a deferred
   // file's mtime is its next attempt, the group execute bit a forced
   // expiry). A file not where expected has moved on: the live index reads
   // it wherever its directory says it went.
+  using postfix::QueueAction;
   const postfix::QueueReader& reader = index_->reader();
   auto snapshot = index_->Current();
   std::vector<QueueSnapshot::EntryUpdate> updates;
@@ -105,7 +303,7 @@ std::vector<QueueSnapshot::EntryUpdate> QueueActions::StateAfter(
       case QueueAction::kHold: now = QueueKind::kHold; break;
       case QueueAction::kRelease: now = QueueKind::kDeferred; break;
       case QueueAction::kExpire:
-        if (auto v = snapshot->Find(id)) now = v->queue_kind();
+        if (auto v = snapshot->Find(QueueSource::kPostfix, id)) now = v->queue_kind();
         break;
       case QueueAction::kDelete:
       case QueueAction::kRequeue:

@@ -44,20 +44,24 @@ std::shared_ptr<const IndexBatch> MergeBatches(
   merged->time = batches.back()->time;
   merged->before = batches.front()->before;
   merged->after = batches.back()->after;
-  absl::flat_hash_set<absl::string_view> seen;
-  std::vector<absl::string_view> ids;
+  absl::flat_hash_set<MessageKeyRef> seen;
+  std::vector<MessageKeyRef> keys;
   for (const auto& b : batches) {
     merged->rescan = merged->rescan || b->rescan;
     for (const IndexChange& c : b->changes) {
-      if (seen.insert(c.queue_id).second) ids.push_back(c.queue_id);
+      MessageKeyRef key(c.source, c.queue_id);
+      if (seen.insert(key).second) keys.push_back(key);
     }
   }
-  merged->changes = QueueSnapshot::Diff(*merged->before, *merged->after, ids);
+  merged->changes = QueueSnapshot::Diff(*merged->before, *merged->after, keys);
   return merged;
 }
 
-QueueIndex::QueueIndex(const postfix::QueueReader* reader)
+QueueIndex::QueueIndex(const postfix::QueueReader* reader,
+                       const mpa::SpoolReader* spool, mpa::ThrottleLimits limits)
     : reader_(reader),
+      spool_(spool),
+      limits_(limits),
       instance_id_(NewInstanceId()),
       current_(QueueSnapshot::Build(postfix::ScanResult{}, 0)) {}
 
@@ -100,7 +104,7 @@ void QueueIndex::PublishLocked(std::shared_ptr<const QueueSnapshot> before,
 }
 
 absl::Status QueueIndex::Rescan(
-    const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile,
+    const std::function<absl::flat_hash_set<MessageKey>()>& changed_meanwhile,
     bool expect_drift) {
   absl::MutexLock writer_lock(&writer_mu_);
   QueueSnapshot::Builder builder(reader_->threads());
@@ -108,6 +112,16 @@ absl::Status QueueIndex::Rescan(
   if (!stats.ok()) {
     spdlog::error("queue scan failed: {}", stats.status());
     return stats.status();
+  }
+  if (spool_ != nullptr) {
+    // The spool is small by the MPA's own limits (thousands of items, not
+    // millions): one thread reads it while the parts are idle.
+    absl::Status spooled = spool_->Scan(builder.sinks()[0]);
+    if (!spooled.ok()) {
+      spdlog::error("MPA spool scan failed: {}", spooled);
+      return spooled;
+    }
+    stats->duration = absl::Now() - stats->started;
   }
   auto built = builder.Finish(generation_ + 1, stats->started, stats->duration);
   if (!built.ok()) {
@@ -120,11 +134,11 @@ absl::Status QueueIndex::Rescan(
   const bool first = !scanned_;
   scanned_ = true;
   if (!first && !changes.empty()) {
-    absl::flat_hash_set<std::string> meanwhile;
+    absl::flat_hash_set<MessageKey> meanwhile;
     if (changed_meanwhile) meanwhile = changed_meanwhile();
     size_t drift = 0;
     for (const IndexChange& c : changes) {
-      if (meanwhile.contains(c.queue_id)) continue;
+      if (meanwhile.contains(MessageKey(c.source, c.queue_id))) continue;
       if (drift++ < kLoggedDrift && !expect_drift) {
         spdlog::warn("rescan: {} {} ({} -> {}) was not in the live index",
                      c.queue_id, KindName(c.kind), QueueKindName(c.from),
@@ -181,21 +195,25 @@ void QueueIndex::Refresh(const std::vector<RefreshTarget>& targets) {
   std::shared_ptr<const QueueSnapshot> before = Current();
   std::vector<Message> messages;
   std::vector<QueueSnapshot::EntryUpdate> updates;
-  std::vector<absl::string_view> ids;
-  absl::flat_hash_set<absl::string_view> seen;
+  std::vector<MessageKeyRef> keys;
+  absl::flat_hash_set<MessageKeyRef> seen;
   for (const RefreshTarget& t : targets) {
-    if (!seen.insert(t.queue_id).second) continue;
-    std::optional<QueueSnapshot::View> old = before->Find(t.queue_id);
+    const MessageKeyRef key(t.source, t.queue_id);
+    if (!seen.insert(key).second) continue;
+    if (t.source == QueueSource::kMpa && spool_ == nullptr) continue;
+    std::optional<QueueSnapshot::View> old = before->Find(key);
     std::optional<QueueKind> hint = t.hint;
     if (!hint && old) hint = old->queue_kind();
-    absl::StatusOr<Message> now = reader_->ReadMessage(t.queue_id, hint);
+    absl::StatusOr<Message> now = ReadAgain(t, hint);
     if (!now.ok() && !absl::IsNotFound(now.status())) {
       spdlog::debug("{} not read again: {}", t.queue_id, now.status());
       continue;
     }
-    ids.push_back(t.queue_id);
+    keys.push_back(key);
     if (!now.ok()) {
-      if (old) updates.push_back({t.queue_id, std::nullopt, std::nullopt, false});
+      if (old) {
+        updates.push_back({t.queue_id, std::nullopt, std::nullopt, false, t.source});
+      }
       continue;
     }
     if (!old || !QueueSnapshot::SameEnvelope(*old, *now)) {
@@ -209,31 +227,38 @@ void QueueIndex::Refresh(const std::vector<RefreshTarget>& targets) {
     if (old->queue_kind() != now->queue || old->next_attempt() != next_attempt ||
         old->forced_expire() != now->forced_expire) {
       // Only where it is changed: the entry keeps its strings.
-      updates.push_back({t.queue_id, now->queue, next_attempt, now->forced_expire});
+      updates.push_back(
+          {t.queue_id, now->queue, next_attempt, now->forced_expire, t.source});
     }
   }
   // Events for what an action already published change nothing: no copy.
   if (messages.empty() && updates.empty()) return;
-  PublishChangesLocked(std::move(before), messages, updates, ids);
+  PublishChangesLocked(std::move(before), messages, updates, keys);
+}
+
+absl::StatusOr<Message> QueueIndex::ReadAgain(const RefreshTarget& target,
+                                              std::optional<QueueKind> hint) const {
+  if (target.source == QueueSource::kMpa) return spool_->FindItem(target.queue_id, hint);
+  return reader_->ReadMessage(target.queue_id, hint);
 }
 
 void QueueIndex::ApplyUpdates(
     const std::vector<QueueSnapshot::EntryUpdate>& updates) {
   absl::MutexLock writer_lock(&writer_mu_);
-  std::vector<absl::string_view> ids;
-  ids.reserve(updates.size());
-  for (const auto& u : updates) ids.push_back(u.queue_id);
-  PublishChangesLocked(Current(), {}, updates, ids);
+  std::vector<MessageKeyRef> keys;
+  keys.reserve(updates.size());
+  for (const auto& u : updates) keys.emplace_back(u.source, u.queue_id);
+  PublishChangesLocked(Current(), {}, updates, keys);
 }
 
 void QueueIndex::PublishChangesLocked(
     std::shared_ptr<const QueueSnapshot> before, const std::vector<Message>& messages,
     const std::vector<QueueSnapshot::EntryUpdate>& updates,
-    const std::vector<absl::string_view>& ids) {
+    const std::vector<MessageKeyRef>& keys) {
   std::shared_ptr<const QueueSnapshot> next =
       before->WithChanges(messages, updates, generation_ + 1);
   // What changed is read off the two snapshots, not worked out by hand.
-  std::vector<IndexChange> changes = QueueSnapshot::Diff(*before, *next, ids);
+  std::vector<IndexChange> changes = QueueSnapshot::Diff(*before, *next, keys);
   if (changes.empty()) return;
   ++generation_;
   if (next->ExtensionBytes() > kMaxExtensionBytes) {

@@ -25,6 +25,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/index/queue_snapshot.h"
+#include "agent/mpa/spool_reader.h"
+#include "agent/mpa/throttle.h"
 #include "agent/postfix/queue_reader.h"
 
 namespace mailfleet {
@@ -49,6 +51,7 @@ std::shared_ptr<const IndexBatch> MergeBatches(
 struct RefreshTarget {
   std::string queue_id;
   std::optional<QueueKind> hint;
+  QueueSource source = QueueSource::kPostfix;
 };
 
 class QueueIndex {
@@ -57,8 +60,12 @@ class QueueIndex {
   // lock is held: it must only hand the batch on.
   using Listener = std::function<void(std::shared_ptr<const IndexBatch>)>;
 
-  // `reader` must outlive the index.
-  explicit QueueIndex(const postfix::QueueReader* reader);
+  // Both must outlive the index. Without `spool` the index holds Postfix's
+  // queue alone; with it, the MPA's items too, and summaries judge the
+  // MPA's throttle state by `limits`.
+  explicit QueueIndex(const postfix::QueueReader* reader,
+                      const mpa::SpoolReader* spool = nullptr,
+                      mpa::ThrottleLimits limits = {});
 
   // Scans every queue and publishes what differs from the index. After the
   // first scan a difference is drift, which is logged, except for the ids
@@ -67,13 +74,14 @@ class QueueIndex {
   // With `expect_drift` (events were lost) the differences are counted in
   // the log, not listed.
   absl::Status Rescan(
-      const std::function<absl::flat_hash_set<std::string>()>& changed_meanwhile =
+      const std::function<absl::flat_hash_set<MessageKey>()>& changed_meanwhile =
           nullptr,
       bool expect_drift = false);
 
   // Reads these messages again from wherever they are now and publishes
   // what changed. A message that cannot be read is left as it was for the
-  // next rescan to judge. Ids must be valid queue file names.
+  // next rescan to judge. Ids must be valid queue file names (Postfix) or
+  // spool ids (MPA); MPA targets are ignored without a spool.
   void Refresh(const std::vector<RefreshTarget>& targets);
 
   // Publishes what an action changed, without reading anything.
@@ -88,6 +96,18 @@ class QueueIndex {
 
   const std::string& instance_id() const { return instance_id_; }
   const postfix::QueueReader& reader() const { return *reader_; }
+  // Null when the agent has no MPA spool.
+  const mpa::SpoolReader* spool() const { return spool_; }
+  // The limits to judge the MPA by; null without a spool.
+  const mpa::ThrottleLimits* mpa_limits() const {
+    return spool_ != nullptr ? &limits_ : nullptr;
+  }
+  // A summary of `snapshot` with the MPA's throttle state when there is a
+  // spool.
+  QueueSummary Summarize(const QueueSnapshot& snapshot, const Filter& filter,
+                         absl::Time now, size_t top_n) const {
+    return snapshot.Summarize(filter, now, top_n, mpa_limits());
+  }
 
  private:
   // Makes `next` current as generation `next->generation()` and tells the
@@ -102,10 +122,16 @@ class QueueIndex {
   void PublishChangesLocked(std::shared_ptr<const QueueSnapshot> before,
                             const std::vector<Message>& messages,
                             const std::vector<QueueSnapshot::EntryUpdate>& updates,
-                            const std::vector<absl::string_view>& ids)
+                            const std::vector<MessageKeyRef>& keys)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
 
+  // Reads one message of either source again; NOT_FOUND if it is gone.
+  absl::StatusOr<Message> ReadAgain(const RefreshTarget& target,
+                                    std::optional<QueueKind> hint) const;
+
   const postfix::QueueReader* reader_;
+  const mpa::SpoolReader* spool_;
+  const mpa::ThrottleLimits limits_;
   const std::string instance_id_;
   absl::Mutex writer_mu_;  // one change at a time, in generation order
   int64_t generation_ ABSL_GUARDED_BY(writer_mu_) = 0;

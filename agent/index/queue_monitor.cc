@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/mpa/spool_item.h"
 #include "common/fmt_absl.h"
 #include "common/queue_id.h"
 #include "spdlog/spdlog.h"
@@ -16,7 +17,8 @@ QueueMonitor::QueueMonitor(QueueIndex* index, Filesystem* fs, DirWatcher* watche
       fs_(fs),
       watcher_(watcher),
       options_(options),
-      top_(index->reader().config().queue_directory) {}
+      top_(index->reader().config().queue_directory),
+      spool_top_(index->spool() != nullptr ? index->spool()->root() : "") {}
 
 QueueMonitor::~QueueMonitor() { Stop(); }
 
@@ -57,10 +59,11 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
   }
   dirs_[path] = info;
   directories_ = static_cast<int64_t>(dirs_.size());
-  if (info.role == Role::kTop) return;
+  if (info.role == Role::kTop || info.role == Role::kSpoolTop) return;
   auto entries = fs_->ListDir(path);
   if (!entries.ok()) return;
-  const bool hashed = info.queue != QueueKind::kMaildrop;
+  const bool hashed =
+      info.role != Role::kSpoolQueue && info.queue != QueueKind::kMaildrop;
   for (const DirEntry& e : *entries) {
     if (hashed && postfix::IsHashSubdirectory(*fs_, path, e, info.level)) {
       DirInfo child = info;
@@ -68,9 +71,40 @@ void QueueMonitor::WatchTree(const std::string& path, DirInfo info, Pending* fou
       WatchTree(absl::StrCat(path, "/", e.name), child, found);
       continue;
     }
-    if (found != nullptr && IsPostfixQueueFileName(e.name)) {
-      auto& hint = (*found)[e.name];
-      if (info.role == Role::kQueue) hint = info.queue;
+    if (found == nullptr) continue;
+    if (auto key = KeyOfFile(info, e.name)) Mark(info, *key, true, *found);
+  }
+}
+
+std::optional<MessageKeyRef> QueueMonitor::KeyOfFile(const DirInfo& info,
+                                                     absl::string_view name) {
+  switch (info.role) {
+    case Role::kQueue:
+    case Role::kDeferLogs:
+      if (!IsPostfixQueueFileName(name)) return std::nullopt;
+      return MessageKeyRef(QueueSource::kPostfix, name);
+    case Role::kSpoolQueue:
+      if (auto id = mpa::SpoolIdOfItemFile(name)) {
+        return MessageKeyRef(QueueSource::kMpa, *id);
+      }
+      return std::nullopt;
+    case Role::kTop:
+    case Role::kSpoolTop:
+      break;
+  }
+  return std::nullopt;
+}
+
+void QueueMonitor::Mark(const DirInfo& info, MessageKeyRef key, bool arrived,
+                        Pending& pending) {
+  auto& hint = pending[MessageKey(key.first, std::string(key.second))];
+  // Where a file appeared is where to look first; a file that left a
+  // queue is looked for where the index has it, then everywhere.
+  if (info.role == Role::kQueue || info.role == Role::kSpoolQueue) {
+    if (arrived) {
+      hint = info.queue;
+    } else if (hint == info.queue) {
+      hint.reset();
     }
   }
 }
@@ -98,6 +132,15 @@ void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
     }
     case DirEvent::Kind::kDirCreated: {
       const std::string path = absl::StrCat(event.dir, "/", event.name);
+      if (info.role == Role::kSpoolTop) {
+        for (QueueKind q : mpa::kSpoolQueues) {
+          if (event.name == mpa::SpoolDirName(q)) {
+            WatchTree(path, {Role::kSpoolQueue, q}, &pending);
+          }
+        }
+        return;
+      }
+      if (info.role == Role::kSpoolQueue) return;  // the MPA's own business
       if (info.role == Role::kTop) {
         if (event.name == "defer") {
           WatchTree(path, {Role::kDeferLogs}, &pending);
@@ -120,16 +163,8 @@ void QueueMonitor::Handle(const DirEvent& event, Pending& pending) {
     }
     case DirEvent::Kind::kChanged:
     case DirEvent::Kind::kRemoved: {
-      if (info.role == Role::kTop || !IsPostfixQueueFileName(event.name)) return;
-      auto& hint = pending[event.name];
-      // Where a file appeared is where to look first; a file that left a
-      // queue is looked for where the index has it, then everywhere.
-      if (info.role == Role::kQueue) {
-        if (event.kind == DirEvent::Kind::kChanged) {
-          hint = info.queue;
-        } else if (hint == info.queue) {
-          hint.reset();
-        }
+      if (auto key = KeyOfFile(info, event.name)) {
+        Mark(info, *key, event.kind == DirEvent::Kind::kChanged, pending);
       }
       return;
     }
@@ -144,6 +179,13 @@ absl::Status QueueMonitor::Start() {
     WatchTree(absl::StrCat(top_, "/", QueueKindName(q)), {Role::kQueue, q}, nullptr);
   }
   WatchTree(absl::StrCat(top_, "/defer"), {Role::kDeferLogs}, nullptr);
+  if (!spool_top_.empty()) {
+    WatchTree(spool_top_, {Role::kSpoolTop}, nullptr);
+    for (QueueKind q : mpa::kSpoolQueues) {
+      WatchTree(absl::StrCat(spool_top_, "/", mpa::SpoolDirName(q)),
+                {Role::kSpoolQueue, q}, nullptr);
+    }
+  }
   spdlog::info("watching {} queue directories", dirs_.size());
   // After the watches: a change during the scan is seen twice, never not
   // at all.
@@ -217,9 +259,9 @@ void QueueMonitor::ApplyLoop() {
         // Changes that came during the scan are applied right after it,
         // and are no drift if the scan saw them first.
         absl::MutexLock lock(&mu_);
-        absl::flat_hash_set<std::string> ids;
-        for (const auto& [id, hint] : pending_) ids.insert(id);
-        return ids;
+        absl::flat_hash_set<MessageKey> keys;
+        for (const auto& [key, hint] : pending_) keys.insert(key);
+        return keys;
       }, /*expect_drift=*/lost_events);
       mu_.Lock();
       last_rescan = absl::Now();
@@ -229,7 +271,9 @@ void QueueMonitor::ApplyLoop() {
     if (pending_.empty() || now < batch_due) continue;
     std::vector<RefreshTarget> targets;
     targets.reserve(pending_.size());
-    for (auto& [id, hint] : pending_) targets.push_back({id, hint});
+    for (auto& [key, hint] : pending_) {
+      targets.push_back({key.second, hint, key.first});
+    }
     pending_.clear();
     mu_.Unlock();
     index_->Refresh(targets);

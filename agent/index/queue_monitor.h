@@ -1,5 +1,6 @@
 // Keeps a QueueIndex live: watches every queue directory (hashed
-// subdirectories and defer/ logs included) and, when the directories say a
+// subdirectories and defer/ logs included, and the MPA spool's four queues
+// when the index has a spool) and, when the directories say a
 // file changed, reads that message again. Changes that arrive close
 // together are coalesced into one batch, so that a message's trip through
 // incoming, active and deferred costs one refresh, not five. A full rescan
@@ -63,14 +64,14 @@ class QueueMonitor {
   MonitorStats stats() const;
 
  private:
-  enum class Role { kTop, kQueue, kDeferLogs };
+  enum class Role { kTop, kQueue, kDeferLogs, kSpoolTop, kSpoolQueue };
   struct DirInfo {
     Role role;
     QueueKind queue = QueueKind::kUnknown;
     int level = 0;  // hash subdirectory depth
   };
   // Where the messages that changed since the last batch were seen last.
-  using Pending = absl::flat_hash_map<std::string, std::optional<QueueKind>>;
+  using Pending = absl::flat_hash_map<MessageKey, std::optional<QueueKind>>;
 
   void Run();
   // Watches `path` and the hash subdirectories below it. With `found`, the
@@ -78,6 +79,13 @@ class QueueMonitor {
   // the watch).
   void WatchTree(const std::string& path, DirInfo info, Pending* found);
   void Handle(const DirEvent& event, Pending& pending);
+  // The message a file named `name` in a directory of `info`'s role
+  // belongs to, if any.
+  static std::optional<MessageKeyRef> KeyOfFile(const DirInfo& info,
+                                                absl::string_view name);
+  // Notes a change of `key` seen in a directory of `info`'s role.
+  static void Mark(const DirInfo& info, MessageKeyRef key, bool arrived,
+                   Pending& pending);
   // Takes the events as they come, so that the kernel's queue never
   // overflows, not even while a rescan of a large queue runs.
   void EventLoop();
@@ -89,6 +97,7 @@ class QueueMonitor {
   DirWatcher* watcher_;
   const MonitorOptions options_;
   const std::string top_;
+  const std::string spool_top_;  // empty without a spool
   // The event thread's (and Start's, before it runs).
   absl::flat_hash_map<std::string, DirInfo> dirs_;
   bool watch_failed_logged_ = false;

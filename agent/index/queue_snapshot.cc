@@ -14,6 +14,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/mpa/spool_item.h"
 #include "common/queue_id.h"
 
 namespace mailfleet {
@@ -142,7 +144,9 @@ namespace {
 
 std::string EncodePageToken(const ListCursor& cursor) {
   return absl::WebSafeBase64Escape(
-      absl::StrCat(cursor.arrival_us, ":", cursor.queue_id));
+      absl::StrCat(cursor.arrival_us, ":",
+                   cursor.source == QueueSource::kMpa ? "m" : "p", ":",
+                   cursor.queue_id));
 }
 
 absl::StatusOr<ListCursor> DecodePageToken(absl::string_view token) {
@@ -152,15 +156,14 @@ absl::StatusOr<ListCursor> DecodePageToken(absl::string_view token) {
         "malformed page token: pass back next_page_token unchanged");
   };
   if (token.size() > 256 || !absl::WebSafeBase64Unescape(token, &raw)) return bad();
-  size_t colon = raw.find(':');
-  if (colon == std::string::npos) return bad();
+  std::vector<absl::string_view> parts = absl::StrSplit(raw, absl::MaxSplits(':', 2));
   ListCursor c;
-  if (!absl::SimpleAtoi(absl::string_view(raw).substr(0, colon), &c.arrival_us)) {
-    return bad();
-  }
-  c.queue_id = raw.substr(colon + 1);
-  if (!IsPostfixQueueFileName(c.queue_id)) return bad();
-  return c;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &c.arrival_us)) return bad();
+  c.queue_id = std::string(parts[2]);
+  if (parts[1] == "p" && IsPostfixQueueFileName(c.queue_id)) return c;
+  c.source = QueueSource::kMpa;
+  if (parts[1] == "m" && mpa::ValidateSpoolId(c.queue_id).ok()) return c;
+  return bad();
 }
 
 std::optional<absl::Time> QueueSnapshot::View::next_attempt() const {
@@ -179,6 +182,8 @@ Message QueueSnapshot::View::ToMessage() const {
   m.client_address = std::string(client());
   m.forced_expire = forced_expire();
   m.parse_error = std::string(parse_error());
+  m.mpa_error = std::string(mpa_error());
+  m.mpa_attempts = mpa_attempts();
   for (size_t i = 0; i < recipient_count(); ++i) {
     m.recipients.push_back({std::string(recipient_address(i)),
                             std::string(recipient_orig_address(i)),
@@ -199,6 +204,8 @@ class QueueSnapshot::Builder::Part : public postfix::ScanSink {
     e.sender = Intern(m.sender);
     e.client = Intern(m.client_address);
     e.parse_error = Intern(m.parse_error);
+    e.mpa_error = Intern(m.mpa_error);
+    e.mpa_attempts = m.mpa_attempts;
     e.first_recipient = static_cast<uint32_t>(recipients.size());
     e.recipient_count = static_cast<uint32_t>(m.recipients.size());
     e.queue = m.queue;
@@ -348,6 +355,7 @@ absl::StatusOr<std::shared_ptr<QueueSnapshot>> QueueSnapshot::Builder::Finish(
       e.sender = shift(e.sender);
       e.client = shift(e.client);
       e.parse_error = shift(e.parse_error);
+      e.mpa_error = shift(e.mpa_error);
       e.first_recipient += rcpt_base;
       joined.push_back(e);
     }
@@ -357,27 +365,24 @@ absl::StatusOr<std::shared_ptr<QueueSnapshot>> QueueSnapshot::Builder::Finish(
   }
   parts_.clear();
 
-  // Two orders, sorted side by side on two cores: by id (for lookups, and
+  // Two orders, sorted side by side on two cores: by key (for lookups, and
   // to find a message caught mid-move and listed from two queues) and by
-  // (arrival, id) for listing.
+  // (arrival, id, source) for listing.
   std::vector<uint32_t> by_id(joined.size());
   std::iota(by_id.begin(), by_id.end(), 0);
   std::vector<uint32_t> order = by_id;
   std::thread order_sorter([&] {
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      const Entry& ea = joined[a];
-      const Entry& eb = joined[b];
-      if (ea.arrival_us != eb.arrival_us) return ea.arrival_us < eb.arrival_us;
-      return s->Str(ea.id) < s->Str(eb.id);
+      return s->ListLess(joined[a], joined[b]);
     });
   });
   std::sort(by_id.begin(), by_id.end(), [&](uint32_t a, uint32_t b) {
-    return s->Str(joined[a].id) < s->Str(joined[b].id);
+    return s->KeyOf(joined[a]) < s->KeyOf(joined[b]);
   });
   order_sorter.join();
   std::vector<bool> drop(joined.size(), false);
   for (size_t i = 1; i < by_id.size(); ++i) {
-    if (s->Str(joined[by_id[i]].id) == s->Str(joined[by_id[i - 1]].id)) {
+    if (s->KeyOf(joined[by_id[i]]) == s->KeyOf(joined[by_id[i - 1]])) {
       drop[by_id[i]] = true;
     }
   }
@@ -396,7 +401,24 @@ absl::StatusOr<std::shared_ptr<QueueSnapshot>> QueueSnapshot::Builder::Finish(
   }
   s->ext_ = std::make_shared<Extension>();
   s->string_count_ = s->tables_->strings.size();
+  s->CountQueues();
   return s;
+}
+
+void QueueSnapshot::CountQueues() {
+  counts_.fill(0);
+  for (const Entry& e : entries_) counts_[static_cast<int>(e.queue)]++;
+}
+
+MessageKeyRef QueueSnapshot::KeyOf(const Entry& e) const {
+  return {SourceOf(e.queue), Str(e.id)};
+}
+
+bool QueueSnapshot::ListLess(const Entry& a, const Entry& b) const {
+  if (a.arrival_us != b.arrival_us) return a.arrival_us < b.arrival_us;
+  absl::string_view ia = Str(a.id), ib = Str(b.id);
+  if (ia != ib) return ia < ib;
+  return SourceOf(a.queue) < SourceOf(b.queue);
 }
 
 std::shared_ptr<const QueueSnapshot> QueueSnapshot::Build(
@@ -431,11 +453,13 @@ const QueueSnapshot::RecipientEntry& QueueSnapshot::RecipientAt(uint32_t i) cons
   return i < base ? tables_->recipients[i] : ext_->recipients[i - base];
 }
 
-std::optional<uint32_t> QueueSnapshot::IndexOf(absl::string_view queue_id) const {
+std::optional<uint32_t> QueueSnapshot::IndexOf(QueueSource source,
+                                               absl::string_view queue_id) const {
+  const MessageKeyRef key(source, queue_id);
   auto it = std::lower_bound(
-      by_id_.begin(), by_id_.end(), queue_id,
-      [&](uint32_t i, absl::string_view id) { return Str(entries_[i].id) < id; });
-  if (it == by_id_.end() || Str(entries_[*it].id) != queue_id) return std::nullopt;
+      by_id_.begin(), by_id_.end(), key,
+      [&](uint32_t i, const MessageKeyRef& k) { return KeyOf(entries_[i]) < k; });
+  if (it == by_id_.end() || KeyOf(entries_[*it]) != key) return std::nullopt;
   return *it;
 }
 
@@ -474,6 +498,8 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
     e.sender = intern(m.sender);
     e.client = intern(m.client_address);
     e.parse_error = intern(m.parse_error);
+    e.mpa_error = intern(m.mpa_error);
+    e.mpa_attempts = m.mpa_attempts;
     e.first_recipient =
         base_recipients + static_cast<uint32_t>(ext.recipients.size());
     e.recipient_count = static_cast<uint32_t>(m.recipients.size());
@@ -500,18 +526,15 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
   constexpr int32_t kKeep = -1, kDrop = -2;
   std::vector<int32_t> fate(entries_.size(), kKeep);
   for (size_t u = 0; u < updates.size(); ++u) {
-    if (auto i = IndexOf(updates[u].queue_id)) {
+    if (auto i = IndexOf(updates[u].source, updates[u].queue_id)) {
       fate[*i] = updates[u].queue ? static_cast<int32_t>(u) : kDrop;
     }
   }
   for (const Message& m : messages) {
-    if (auto i = IndexOf(m.queue_id)) fate[*i] = kDrop;
+    if (auto i = IndexOf(m.source(), m.queue_id)) fate[*i] = kDrop;
   }
 
-  auto key_less = [&](const Entry& a, const Entry& b) {
-    if (a.arrival_us != b.arrival_us) return a.arrival_us < b.arrival_us;
-    return s->Str(a.id) < s->Str(b.id);
-  };
+  auto key_less = [&](const Entry& a, const Entry& b) { return s->ListLess(a, b); };
   std::sort(added.begin(), added.end(), key_less);
 
   // Merge the entries kept with the new ones, in listing order. Where each
@@ -554,14 +577,14 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
   std::vector<uint32_t> added_by_id(added.size());
   std::iota(added_by_id.begin(), added_by_id.end(), 0);
   std::sort(added_by_id.begin(), added_by_id.end(), [&](uint32_t a, uint32_t b) {
-    return s->Str(added[a].id) < s->Str(added[b].id);
+    return s->KeyOf(added[a]) < s->KeyOf(added[b]);
   });
   std::vector<size_t> id_slot(added.size());
   for (size_t k = 0; k < added_by_id.size(); ++k) {
-    absl::string_view id = s->Str(added[added_by_id[k]].id);
-    id_slot[k] = std::lower_bound(by_id_.begin(), by_id_.end(), id,
-                                  [&](uint32_t i, absl::string_view v) {
-                                    return Str(entries_[i].id) < v;
+    MessageKeyRef key = s->KeyOf(added[added_by_id[k]]);
+    id_slot[k] = std::lower_bound(by_id_.begin(), by_id_.end(), key,
+                                  [&](uint32_t i, const MessageKeyRef& v) {
+                                    return KeyOf(entries_[i]) < v;
                                   }) -
                  by_id_.begin();
   }
@@ -575,6 +598,7 @@ std::shared_ptr<const QueueSnapshot> QueueSnapshot::WithChanges(
       s->by_id_.push_back(new_index[by_id_[t]]);
     }
   }
+  s->CountQueues();
   return s;
 }
 
@@ -591,13 +615,26 @@ size_t QueueSnapshot::ExtensionBytes() const { return ext_ ? ext_->bytes() : 0; 
 
 namespace {
 
+// What a View and a Message hold under different names.
+struct Extras {
+  absl::string_view parse_error, mpa_error;
+  int32_t mpa_attempts;
+};
+Extras ExtrasOf(const QueueSnapshot::View& v) {
+  return {v.parse_error(), v.mpa_error(), v.mpa_attempts()};
+}
+Extras ExtrasOf(const Message& m) {
+  return {m.parse_error, m.mpa_error, m.mpa_attempts};
+}
+
 // Over the accessors a View and a Message share (Filter's).
 template <typename A, typename B>
-bool SameEnvelopeOf(const A& a, const B& b, absl::string_view a_parse_error,
-                    absl::string_view b_parse_error) {
+bool SameEnvelopeOf(const A& a, const B& b) {
+  const Extras xa = ExtrasOf(a), xb = ExtrasOf(b);
   if (ToMicros(a.arrival()) != ToMicros(b.arrival()) ||
       a.size_bytes() != b.size_bytes() || a.sender_address() != b.sender_address() ||
-      a.client() != b.client() || a_parse_error != b_parse_error ||
+      a.client() != b.client() || xa.parse_error != xb.parse_error ||
+      xa.mpa_error != xb.mpa_error || xa.mpa_attempts != xb.mpa_attempts ||
       a.recipient_count() != b.recipient_count()) {
     return false;
   }
@@ -614,11 +651,11 @@ bool SameEnvelopeOf(const A& a, const B& b, absl::string_view a_parse_error,
 }  // namespace
 
 bool QueueSnapshot::SameEnvelope(const View& a, const View& b) {
-  return SameEnvelopeOf(a, b, a.parse_error(), b.parse_error());
+  return SameEnvelopeOf(a, b);
 }
 
 bool QueueSnapshot::SameEnvelope(const View& a, const Message& b) {
-  return SameEnvelopeOf(a, b, a.parse_error(), b.parse_error);
+  return SameEnvelopeOf(a, b);
 }
 
 namespace {
@@ -626,23 +663,24 @@ namespace {
 // How one message differs between two snapshots, if it does.
 std::optional<IndexChange> Compare(const std::optional<QueueSnapshot::View>& b,
                                    const std::optional<QueueSnapshot::View>& a) {
+  using Kind = IndexChange::Kind;
   if (!a && !b) return std::nullopt;
   if (!b) {
-    return IndexChange{IndexChange::Kind::kAdded, std::string(a->id()),
+    return IndexChange{Kind::kAdded, a->source(), std::string(a->id()),
                        QueueKind::kUnknown, a->queue_kind()};
   }
   if (!a) {
-    return IndexChange{IndexChange::Kind::kRemoved, std::string(b->id()),
+    return IndexChange{Kind::kRemoved, b->source(), std::string(b->id()),
                        b->queue_kind(), QueueKind::kUnknown};
   }
   if (a->queue_kind() != b->queue_kind()) {
-    return IndexChange{IndexChange::Kind::kMoved, std::string(a->id()),
+    return IndexChange{Kind::kMoved, a->source(), std::string(a->id()),
                        b->queue_kind(), a->queue_kind()};
   }
   if (a->next_attempt() != b->next_attempt() ||
       a->forced_expire() != b->forced_expire() ||
       !QueueSnapshot::SameEnvelope(*a, *b)) {
-    return IndexChange{IndexChange::Kind::kChanged, std::string(a->id()),
+    return IndexChange{Kind::kChanged, a->source(), std::string(a->id()),
                        b->queue_kind(), a->queue_kind()};
   }
   return std::nullopt;
@@ -652,10 +690,10 @@ std::optional<IndexChange> Compare(const std::optional<QueueSnapshot::View>& b,
 
 std::vector<IndexChange> QueueSnapshot::Diff(
     const QueueSnapshot& before, const QueueSnapshot& after,
-    const std::vector<absl::string_view>& ids) {
+    const std::vector<MessageKeyRef>& keys) {
   std::vector<IndexChange> changes;
-  for (absl::string_view id : ids) {
-    if (auto c = Compare(before.Find(id), after.Find(id))) {
+  for (const MessageKeyRef& key : keys) {
+    if (auto c = Compare(before.Find(key), after.Find(key))) {
       changes.push_back(*std::move(c));
     }
   }
@@ -671,9 +709,9 @@ std::vector<IndexChange> QueueSnapshot::Diff(const QueueSnapshot& before,
     std::optional<View> b, a;
     if (i < nb) b = View(&before, &before.entries_[before.by_id_[i]]);
     if (j < na) a = View(&after, &after.entries_[after.by_id_[j]]);
-    if (a && b && a->id() != b->id()) {
-      // Only the smaller id is this step's.
-      if (a->id() < b->id()) {
+    if (a && b && a->key() != b->key()) {
+      // Only the smaller key is this step's.
+      if (a->key() < b->key()) {
         b.reset();
       } else {
         a.reset();
@@ -696,8 +734,8 @@ size_t QueueSnapshot::MemoryBytes() const {
 }
 
 std::optional<QueueSnapshot::View> QueueSnapshot::Find(
-    absl::string_view queue_id) const {
-  auto i = IndexOf(queue_id);
+    QueueSource source, absl::string_view queue_id) const {
+  auto i = IndexOf(source, queue_id);
   if (!i) return std::nullopt;
   return View(this, &entries_[*i]);
 }
@@ -709,8 +747,11 @@ std::optional<ListCursor> QueueSnapshot::List(
   if (after != nullptr) {
     it = std::upper_bound(entries_.begin(), entries_.end(), *after,
                           [&](const ListCursor& c, const Entry& e) {
-                            return std::tie(c.arrival_us, c.queue_id) <
-                                   std::make_tuple(e.arrival_us, Str(e.id));
+                            return std::make_tuple(c.arrival_us,
+                                                   absl::string_view(c.queue_id),
+                                                   c.source) <
+                                   std::make_tuple(e.arrival_us, Str(e.id),
+                                                   SourceOf(e.queue));
                           });
   }
   if (limit == 0) return std::nullopt;
@@ -722,7 +763,8 @@ std::optional<ListCursor> QueueSnapshot::List(
     if (visited == limit) {
       // Another match exists: the caller gets a cursor, never an empty
       // last page.
-      return ListCursor{last->arrival_us, std::string(Str(last->id))};
+      return ListCursor{last->arrival_us, std::string(Str(last->id)),
+                        SourceOf(last->queue)};
     }
     visit(v);
     last = &*it;
@@ -732,7 +774,8 @@ std::optional<ListCursor> QueueSnapshot::List(
 }
 
 QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
-                                      size_t top_n) const {
+                                      size_t top_n,
+                                      const mpa::ThrottleLimits* mpa) const {
   QueueSummary sum;
   // Counting goes by string id, not by string: a large queue's summary
   // hashes nothing per recipient.
@@ -760,6 +803,7 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
     if (arrival < sum.oldest_arrival) {
       sum.oldest_arrival = arrival;
       sum.oldest_queue_id = std::string(v.id());
+      sum.oldest_queue = e.queue;
     }
     message_domains.clear();
     for (uint32_t i = 0; i < e.recipient_count; ++i) {
@@ -823,6 +867,10 @@ QueueSummary QueueSnapshot::Summarize(const Filter& filter, absl::Time now,
   sum.problems.assign(
       problems_.begin(),
       problems_.begin() + std::min(problems_.size(), kSummaryProblems));
+  if (mpa != nullptr) {
+    sum.mpa_throttle = mpa::JudgeThrottle(CountIn(QueueKind::kMpaSpool),
+                                          CountIn(QueueKind::kMpaError), *mpa);
+  }
   return sum;
 }
 

@@ -20,19 +20,26 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "agent/mpa/throttle.h"
 #include "agent/postfix/queue_reader.h"
 #include "common/filter.h"
 #include "common/message.h"
 
 namespace mailfleet {
 
+// A message's identity in the index: its id within its source (see
+// QueueSource). Ordered by source, then id.
+using MessageKey = std::pair<QueueSource, std::string>;
+using MessageKeyRef = std::pair<QueueSource, absl::string_view>;
+
 // Where a listing resumes: after the message with this sort key.
 struct ListCursor {
   int64_t arrival_us = 0;
   std::string queue_id;
+  QueueSource source = QueueSource::kPostfix;
 };
 
-// Opaque page tokens ("<arrival_us>:<queue_id>", web-safe base64).
+// Opaque page tokens ("<arrival_us>:<p|m>:<queue_id>", web-safe base64).
 std::string EncodePageToken(const ListCursor& cursor);
 absl::StatusOr<ListCursor> DecodePageToken(absl::string_view token);
 
@@ -61,6 +68,7 @@ struct QueueSummary {
   int64_t total_bytes = 0;
   absl::Time oldest_arrival = absl::InfiniteFuture();
   std::string oldest_queue_id;
+  QueueKind oldest_queue = QueueKind::kUnknown;  // says which side the id is on
   struct DomainCount {
     std::string domain;
     int64_t recipients = 0;
@@ -73,12 +81,15 @@ struct QueueSummary {
   std::vector<std::pair<std::string, int64_t>> top_delay_reasons;
   int64_t problem_count = 0;
   std::vector<postfix::ScanProblem> problems;  // the first few
+  // When the agent has an MPA spool: from the whole index, unfiltered.
+  std::optional<mpa::Throttle> mpa_throttle;
 };
 
 // How one message changed between two snapshots.
 struct IndexChange {
   enum class Kind { kAdded, kRemoved, kMoved, kChanged };
   Kind kind;
+  QueueSource source = QueueSource::kPostfix;
   std::string queue_id;
   QueueKind from = QueueKind::kUnknown;  // kRemoved, kMoved, kChanged
   QueueKind to = QueueKind::kUnknown;    // kAdded, kMoved, kChanged
@@ -100,9 +111,10 @@ class QueueSnapshot {
     int64_t next_attempt_us;  // INT64_MIN when none
     int64_t size;
     StrRef id;  // unique per message: not worth a StrId
-    StrId sender, client, parse_error;
+    StrId sender, client, parse_error, mpa_error;
     uint32_t first_recipient;  // past tables_->recipients: the extension's
     uint32_t recipient_count;
+    int32_t mpa_attempts;
     QueueKind queue;
     bool forced_expire;
   };
@@ -116,6 +128,8 @@ class QueueSnapshot {
   class View {
    public:
     QueueKind queue_kind() const { return e_->queue; }
+    QueueSource source() const { return SourceOf(e_->queue); }
+    MessageKeyRef key() const { return {source(), id()}; }
     absl::Time arrival() const { return absl::FromUnixMicros(e_->arrival_us); }
     int64_t arrival_us() const { return e_->arrival_us; }
     std::optional<absl::Time> next_attempt() const;
@@ -125,6 +139,8 @@ class QueueSnapshot {
     absl::string_view sender_address() const { return s_->Str(e_->sender); }
     absl::string_view client() const { return s_->Str(e_->client); }
     absl::string_view parse_error() const { return s_->Str(e_->parse_error); }
+    absl::string_view mpa_error() const { return s_->Str(e_->mpa_error); }
+    int32_t mpa_attempts() const { return e_->mpa_attempts; }
     size_t recipient_count() const { return e_->recipient_count; }
     absl::string_view recipient_address(size_t i) const {
       return s_->Str(Rcpt(i).address);
@@ -160,6 +176,7 @@ class QueueSnapshot {
     std::optional<QueueKind> queue;  // nullopt: the message is gone
     std::optional<absl::Time> next_attempt;
     bool forced_expire = false;
+    QueueSource source = QueueSource::kPostfix;
   };
   // This snapshot with `updates` applied (ids it does not hold are
   // ignored), as generation `generation`. Shares strings and recipients
@@ -184,13 +201,13 @@ class QueueSnapshot {
   // Bytes the extension holds (strings, recipients), live or not.
   size_t ExtensionBytes() const;
 
-  // What changed from `before` to `after`, by queue id, in id order.
+  // What changed from `before` to `after`, by key, in key order.
   static std::vector<IndexChange> Diff(const QueueSnapshot& before,
                                        const QueueSnapshot& after);
-  // The same, for these ids only (each once).
+  // The same, for these messages only (each once).
   static std::vector<IndexChange> Diff(const QueueSnapshot& before,
                                        const QueueSnapshot& after,
-                                       const std::vector<absl::string_view>& ids);
+                                       const std::vector<MessageKeyRef>& keys);
   // Whether two messages have the same envelope: everything but where they
   // are (queue, next attempt, forced expiry).
   static bool SameEnvelope(const View& a, const View& b);
@@ -207,7 +224,14 @@ class QueueSnapshot {
   // Approximate bytes held, for the memory budget.
   size_t MemoryBytes() const;
 
-  std::optional<View> Find(absl::string_view queue_id) const;
+  std::optional<View> Find(QueueSource source, absl::string_view queue_id) const;
+  std::optional<View> Find(MessageKeyRef key) const {
+    return Find(key.first, key.second);
+  }
+  // Messages in `queue`, whatever any filter says.
+  int64_t CountIn(QueueKind queue) const {
+    return counts_[static_cast<int>(queue)];
+  }
 
   // Calls `visit` for up to `limit` matching messages in (arrival, id)
   // order, starting after `after` when given. Returns the cursor of the
@@ -216,8 +240,9 @@ class QueueSnapshot {
                                  const ListCursor* after, size_t limit,
                                  const std::function<void(const View&)>& visit) const;
 
-  QueueSummary Summarize(const Filter& filter, absl::Time now,
-                         size_t top_n) const;
+  // With `mpa` (the agent has an MPA spool), the throttle state too.
+  QueueSummary Summarize(const Filter& filter, absl::Time now, size_t top_n,
+                         const mpa::ThrottleLimits* mpa = nullptr) const;
 
  private:
   friend class Builder;
@@ -227,8 +252,13 @@ class QueueSnapshot {
   absl::string_view Str(StrId id) const;
   StrId DomainOf(StrId address) const;
   const RecipientEntry& RecipientAt(uint32_t i) const;
-  // Where `id` is in entries_, or nullopt.
-  std::optional<uint32_t> IndexOf(absl::string_view queue_id) const;
+  // Where the message is in entries_, or nullopt.
+  std::optional<uint32_t> IndexOf(QueueSource source,
+                                  absl::string_view queue_id) const;
+  void CountQueues();
+  MessageKeyRef KeyOf(const Entry& e) const;
+  // Listing order: arrival, then id, then source.
+  bool ListLess(const Entry& a, const Entry& b) const;
 
   // What a snapshot and the snapshots patched from it share: strings and
   // recipients never change after a scan, only entries do.
@@ -246,7 +276,8 @@ class QueueSnapshot {
   // by StrId.
   size_t string_count_ = 0;
   std::vector<Entry> entries_;  // sorted by (arrival_us, id)
-  std::vector<uint32_t> by_id_;  // entry indices sorted by id
+  std::vector<uint32_t> by_id_;  // entry indices sorted by key
+  std::array<int64_t, kQueueKindCount> counts_{};  // by QueueKind
   std::vector<postfix::ScanProblem> problems_;
   int64_t generation_ = 0;
   absl::Time scan_time_;

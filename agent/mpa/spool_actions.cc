@@ -45,6 +45,15 @@ absl::Status SpoolActions::Respool(QueueKind from, absl::string_view id) {
 
   absl::MutexLock lock(&mu_);
   MF_RETURN_IF_ERROR(CheckItemExists(from, id));
+  // The MPA owns its directories (and their owners and modes): a missing
+  // one is reported, not made.
+  absl::StatusOr<FileInfo> target_dir =
+      fs_->Stat(absl::StrCat(root_, "/", SpoolDirName(kTo)));
+  if (!target_dir.ok() || target_dir->type != FileInfo::Type::kDirectory) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the MPA spool ", root_, " has no ", SpoolDirName(kTo),
+        "/ directory to respool into"));
+  }
   // Checked before the envelope moves: were the .eml's rename the only
   // check, an item already in respool would carry our envelope until the
   // rollback.

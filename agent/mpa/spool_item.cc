@@ -49,6 +49,14 @@ std::optional<absl::string_view> SpoolIdOfMessageFile(absl::string_view name) {
   return name;
 }
 
+std::optional<absl::string_view> SpoolIdOfItemFile(absl::string_view name) {
+  if (!absl::ConsumeSuffix(&name, ".eml") && !absl::ConsumeSuffix(&name, ".env")) {
+    return std::nullopt;
+  }
+  if (!ValidateSpoolId(name).ok()) return std::nullopt;
+  return name;
+}
+
 absl::StatusOr<SpoolEnvelope> ParseSpoolEnvelope(absl::string_view text) {
   if (text.size() > kMaxEnvelopeBytes) {
     return absl::DataLossError(
@@ -85,8 +93,15 @@ absl::StatusOr<SpoolEnvelope> ParseSpoolEnvelope(absl::string_view text) {
       env.recipients.emplace_back(value);
     } else if (key == "received") {
       if (!once(received)) return bad("second received");
-      std::string why;
-      if (!absl::ParseTime(absl::RFC3339_full, value, &env.received, &why)) {
+      // absl::ParseTime also takes "infinite-past", "infinite-future" and
+      // blanks around the time, none of which is RFC 3339.
+      std::string why = "it must start with the year and end without blanks";
+      const bool plain =
+          !value.empty() &&
+          absl::ascii_isdigit(static_cast<unsigned char>(value.front())) &&
+          !absl::ascii_isspace(static_cast<unsigned char>(value.back()));
+      if (!plain ||
+          !absl::ParseTime(absl::RFC3339_full, value, &env.received, &why)) {
         return bad(absl::StrCat("received is not an RFC 3339 time: ", why));
       }
     } else if (key == "error") {

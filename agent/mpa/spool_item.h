@@ -31,6 +31,9 @@ absl::Status ValidateSpoolId(absl::string_view id);
 
 // The item id of a directory entry named "<id>.eml", if it is one.
 std::optional<absl::string_view> SpoolIdOfMessageFile(absl::string_view name);
+// The same for "<id>.eml" or "<id>.env": a file whose change concerns an
+// item.
+std::optional<absl::string_view> SpoolIdOfItemFile(absl::string_view name);
 
 struct SpoolEnvelope {
   std::string sender;  // empty: the null sender

@@ -1,5 +1,8 @@
 #include "agent/mpa/spool_reader.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "agent/mpa/spool_item.h"
 
@@ -27,15 +30,29 @@ bool SpoolReader::Read(QueueKind queue, absl::string_view id, Message& m,
                        std::optional<postfix::ScanProblem>& problem) const {
   problem.reset();
   auto eml = fs_->Stat(ItemPath(queue, id, ".eml"));
-  if (!eml.ok() || eml->type != FileInfo::Type::kRegular) return false;
   m = Message();
   m.queue_id = std::string(id);
   m.queue = queue;
+  if (!eml.ok()) {
+    if (absl::IsNotFound(eml.status())) return false;
+    // There, but unreadable: listed, so that it does not look delivered.
+    m.parse_error = std::string(eml.status().message());
+    problem = postfix::ScanProblem{queue, m.queue_id, m.parse_error};
+    return true;
+  }
+  if (eml->type != FileInfo::Type::kRegular) return false;
   m.size = eml->size;
   m.arrival_time = eml->mtime;
   std::string text;
   absl::Status read = fs_->ReadFile(ItemPath(queue, id, ".env"),
                                     kMaxEnvelopeBytes + 1, &text);
+  if (absl::IsNotFound(read)) {
+    // The MPA moves an item by writing its .env in the new queue, renaming
+    // the .eml across, then unlinking the old .env: an item caught between
+    // the last two steps is gone from here, not damaged.
+    auto again = fs_->Stat(ItemPath(queue, id, ".eml"));
+    if (!again.ok()) return false;
+  }
   absl::StatusOr<SpoolEnvelope> env =
       read.ok() ? ParseSpoolEnvelope(text)
       : absl::IsNotFound(read)
@@ -48,6 +65,9 @@ bool SpoolReader::Read(QueueKind queue, absl::string_view id, Message& m,
   }
   m.sender = std::move(env->sender);
   m.arrival_time = env->received;
+  m.mpa_error = env->error;
+  m.mpa_attempts = static_cast<int32_t>(
+      std::min<int64_t>(env->attempts, std::numeric_limits<int32_t>::max()));
   // The MPA's error concerns the whole item: every recipient carries it,
   // so that filters and summaries on delay reasons find MPA errors too.
   for (std::string& r : env->recipients) {
@@ -84,6 +104,37 @@ absl::StatusOr<Message> SpoolReader::ReadItem(QueueKind queue,
         absl::StrCat("no MPA item ", id, " in ", SpoolDirName(queue)));
   }
   return m;
+}
+
+absl::Status SpoolReader::ReadContent(
+    QueueKind queue, absl::string_view id,
+    const std::function<absl::Status(absl::string_view)>& sink) const {
+  constexpr size_t kChunk = 64 << 10;
+  auto file = fs_->Open(ItemPath(queue, id, ".eml"));
+  if (!file.ok()) return file.status();
+  std::string buf(kChunk, '\0');
+  for (uint64_t offset = 0;;) {
+    auto n = (*file)->ReadAt(offset, kChunk, buf.data());
+    if (!n.ok()) return n.status();
+    if (*n == 0) return absl::OkStatus();
+    absl::Status s = sink(absl::string_view(buf.data(), *n));
+    if (!s.ok()) return s;
+    offset += *n;
+  }
+}
+
+absl::StatusOr<Message> SpoolReader::FindItem(
+    absl::string_view id, std::optional<QueueKind> hint) const {
+  if (hint) {
+    auto m = ReadItem(*hint, id);
+    if (!absl::IsNotFound(m.status())) return m;
+  }
+  for (QueueKind queue : kSpoolQueues) {
+    if (queue == hint) continue;
+    auto m = ReadItem(queue, id);
+    if (!absl::IsNotFound(m.status())) return m;
+  }
+  return absl::NotFoundError(absl::StrCat("no MPA item ", id));
 }
 
 }  // namespace mailfleet::mpa

@@ -11,6 +11,8 @@
 #ifndef MAILFLEET_AGENT_MPA_SPOOL_READER_H_
 #define MAILFLEET_AGENT_MPA_SPOOL_READER_H_
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,6 +44,18 @@ class SpoolReader {
 
   // One item; NOT_FOUND if its .eml is not in `queue`. `id` must be valid.
   absl::StatusOr<Message> ReadItem(QueueKind queue, absl::string_view id) const;
+
+  // The item wherever it is now, looking in `hint` first (an item moves
+  // between queues under the same id); NOT_FOUND if in none.
+  absl::StatusOr<Message> FindItem(absl::string_view id,
+                                   std::optional<QueueKind> hint) const;
+
+  // Streams the raw message (the .eml) to `sink` in chunks of at most
+  // 64 KiB; a sink error ends the read and is returned. NOT_FOUND if the
+  // item left `queue`.
+  absl::Status ReadContent(
+      QueueKind queue, absl::string_view id,
+      const std::function<absl::Status(absl::string_view)>& sink) const;
 
   // "<root>/<queue>/<id><ext>"; `id` must be valid.
   std::string ItemPath(QueueKind queue, absl::string_view id,

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/service/proto_convert.h"
+#include "agent/mpa/spool_item.h"
 #include "common/queue_id.h"
 #include "common/status_macros.h"
 
@@ -86,30 +87,81 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
  private:
   absl::Status Produce(const QueueIndex& index, const v1::GetMessageRequest& request) {
     const std::string& id = request.queue_id();
-    MF_RETURN_IF_ERROR(ValidatePostfixQueueId(id));
-    std::optional<QueueKind> where;
-    auto snapshot = index.Current();
-    if (auto v = snapshot->Find(id)) where = v->queue_kind();
-    snapshot.reset();
-    auto message = index.reader().ReadMessage(id, where);
+    MF_ASSIGN_OR_RETURN(Located where, Locate(index, request));
+    absl::StatusOr<Message> message =
+        where.source == QueueSource::kMpa ? index.spool()->FindItem(id, where.queue)
+                                          : index.reader().ReadMessage(id, where.queue);
+    if (absl::IsNotFound(message.status()) && where.mpa_fallback) {
+      where.source = QueueSource::kMpa;
+      message = index.spool()->FindItem(id, std::nullopt);
+    }
     if (!message.ok()) return message.status();
     v1::GetMessageResponse envelope;
     ToProto(*message, envelope.mutable_envelope());
     MF_RETURN_IF_ERROR(Push(std::move(envelope)));
     if (request.envelope_only()) return absl::OkStatus();
-    absl::Status s = index.reader().ReadMessageContent(
-        id, message->queue, [&](absl::string_view chunk) {
-          v1::GetMessageResponse part;
-          part.set_content(chunk.data(), chunk.size());
-          return Push(std::move(part));
-        });
+    auto push_chunk = [&](absl::string_view chunk) {
+      v1::GetMessageResponse part;
+      part.set_content(chunk.data(), chunk.size());
+      return Push(std::move(part));
+    };
+    absl::Status s =
+        where.source == QueueSource::kMpa
+            ? index.spool()->ReadContent(message->queue, id, push_chunk)
+            : index.reader().ReadMessageContent(id, message->queue, push_chunk);
     if (absl::IsNotFound(s)) {
       // It moved on between its envelope and its content (a release, a
-      // flush): the stream ends and the client asks again.
+      // flush, a respool): the stream ends and the client asks again.
       return absl::UnavailableError(
           absl::StrCat("message ", id, " moved while it was read; ask again"));
     }
     return s;
+  }
+
+  struct Located {
+    QueueSource source = QueueSource::kPostfix;
+    std::optional<QueueKind> queue;  // where to look first
+    // Not indexed on either side: the MPA's spool is the next place to look.
+    bool mpa_fallback = false;
+  };
+  // Which side the id names, checked against that side's id syntax before
+  // it is used in any path. The index settles which side holds it; an id
+  // it does not know is looked for on disk.
+  static absl::StatusOr<Located> Locate(const QueueIndex& index,
+                                        const v1::GetMessageRequest& request) {
+    const std::string& id = request.queue_id();
+    std::optional<QueueSource> wanted;
+    if (request.queue() != v1::QUEUE_KIND_UNSPECIFIED) {
+      MF_ASSIGN_OR_RETURN(QueueKind q, FromProto(request.queue()));
+      wanted = SourceOf(q);
+    }
+    const bool has_spool = index.spool() != nullptr;
+    const bool postfix_ok =
+        wanted != QueueSource::kMpa && ValidatePostfixQueueId(id).ok();
+    const bool mpa_ok =
+        has_spool && wanted != QueueSource::kPostfix && mpa::ValidateSpoolId(id).ok();
+    if (!postfix_ok && !mpa_ok) {
+      if (wanted == QueueSource::kMpa && !has_spool) {
+        return absl::FailedPreconditionError("this agent has no MPA spool");
+      }
+      return wanted == QueueSource::kMpa || (has_spool && wanted != QueueSource::kPostfix)
+                 ? mpa::ValidateSpoolId(id)
+                 : ValidatePostfixQueueId(id);
+    }
+    auto snapshot = index.Current();
+    std::optional<QueueSnapshot::View> in_postfix, in_mpa;
+    if (postfix_ok) in_postfix = snapshot->Find(QueueSource::kPostfix, id);
+    if (mpa_ok) in_mpa = snapshot->Find(QueueSource::kMpa, id);
+    if (in_postfix && in_mpa) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          id, " names both a Postfix message (", QueueKindName(in_postfix->queue_kind()),
+          ") and an MPA item (", QueueKindName(in_mpa->queue_kind()),
+          "): give the queue"));
+    }
+    if (in_mpa) return Located{QueueSource::kMpa, in_mpa->queue_kind()};
+    if (in_postfix) return Located{QueueSource::kPostfix, in_postfix->queue_kind()};
+    if (!postfix_ok) return Located{QueueSource::kMpa, std::nullopt};
+    return Located{QueueSource::kPostfix, std::nullopt, mpa_ok};
   }
 
   // Queues a part for writing; waits while the client is far behind.
@@ -276,7 +328,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Summary(
   if (!top_n.ok()) return Finish(context, top_n.status());
   auto snapshot = index_->Current();
   absl::Time now = absl::Now();
-  ToProto(snapshot->Summarize(*filter, now, *top_n), now,
+  ToProto(index_->Summarize(*snapshot, *filter, now, *top_n), now,
           response->mutable_summary());
   v1::AgentInfo* info = response->mutable_agent();
   *info = StaticAgentInfo(*index_, hostname_);

@@ -1,5 +1,7 @@
 #include "agent/service/proto_convert.h"
 
+#include "google/protobuf/util/message_differencer.h"
+
 #include "absl/strings/str_cat.h"
 #include "proto/queue_kind_proto.h"
 
@@ -163,6 +165,8 @@ void ToProto(const QueueSnapshot::View& v, v1::Message* out) {
   out->set_forced_expire(v.forced_expire());
   if (auto t = v.next_attempt()) SetTimestamp(*t, out->mutable_next_attempt_time());
   if (!v.parse_error().empty()) SetText(v.parse_error(), out->mutable_parse_error());
+  if (!v.mpa_error().empty()) SetText(v.mpa_error(), out->mutable_mpa_error());
+  out->set_mpa_attempts(v.mpa_attempts());
 }
 
 void ToProto(const Message& m, v1::Message* out) {
@@ -183,20 +187,23 @@ void ToProto(const Message& m, v1::Message* out) {
     SetTimestamp(m.next_attempt_time, out->mutable_next_attempt_time());
   }
   SetText(m.parse_error, out->mutable_parse_error());
+  SetText(m.mpa_error, out->mutable_mpa_error());
+  out->set_mpa_attempts(m.mpa_attempts);
 }
 
 absl::StatusOr<ActionRequest> ActionRequestFromProto(const v1::ActRequest& request) {
   ActionRequest r;
   switch (request.action()) {
-    case v1::ACTION_DELETE: r.action = postfix::QueueAction::kDelete; break;
-    case v1::ACTION_HOLD: r.action = postfix::QueueAction::kHold; break;
-    case v1::ACTION_RELEASE: r.action = postfix::QueueAction::kRelease; break;
-    case v1::ACTION_REQUEUE: r.action = postfix::QueueAction::kRequeue; break;
-    case v1::ACTION_EXPIRE: r.action = postfix::QueueAction::kExpire; break;
+    case v1::ACTION_DELETE: r.action = Action::kDelete; break;
+    case v1::ACTION_HOLD: r.action = Action::kHold; break;
+    case v1::ACTION_RELEASE: r.action = Action::kRelease; break;
+    case v1::ACTION_REQUEUE: r.action = Action::kRequeue; break;
+    case v1::ACTION_EXPIRE: r.action = Action::kExpire; break;
+    case v1::ACTION_RESPOOL: r.action = Action::kRespool; break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown action ", static_cast<int>(request.action()),
-          ": expected delete, hold, release, requeue or expire"));
+          ": expected delete, hold, release, requeue, expire or respool"));
   }
   const v1::Selector& sel = request.selector();
   if (sel.queue_ids_size() > static_cast<int>(kMaxIdsPerAction)) {
@@ -205,6 +212,22 @@ absl::StatusOr<ActionRequest> ActionRequestFromProto(const v1::ActRequest& reque
         kMaxIdsPerAction));
   }
   r.queue_ids.assign(sel.queue_ids().begin(), sel.queue_ids().end());
+  if (!r.queue_ids.empty() && sel.has_filter()) {
+    // Ids with queues: where to look for them. Anything more is a filter,
+    // and ids and a filter together are refused below.
+    v1::Filter queues_only;
+    queues_only.mutable_queues()->CopyFrom(sel.filter().queues());
+    if (google::protobuf::util::MessageDifferencer::Equals(queues_only, sel.filter())) {
+      for (int q : sel.filter().queues()) {
+        auto kind = FromProto(static_cast<v1::QueueKind>(q));
+        if (!kind.ok()) return kind.status();
+        r.id_queues.push_back(*kind);
+      }
+      r.all = sel.all();
+      r.dry_run = request.dry_run();
+      return r;
+    }
+  }
   if (sel.has_filter()) {
     auto filter = CompileFilter(sel.filter());
     if (!filter.ok()) return filter.status();
@@ -262,6 +285,22 @@ void AddReasons(const std::vector<std::pair<std::string, int64_t>>& reasons,
 
 }  // namespace
 
+void ToProto(const mpa::Throttle& t, v1::MpaThrottle* out) {
+  switch (t.state) {
+    case mpa::ThrottleState::kNormal: out->set_state(v1::MpaThrottle::NORMAL); break;
+    case mpa::ThrottleState::kThrottling:
+      out->set_state(v1::MpaThrottle::THROTTLING);
+      break;
+    case mpa::ThrottleState::kRefusing: out->set_state(v1::MpaThrottle::REFUSING); break;
+  }
+  out->set_spool_items(t.spool_items);
+  out->set_error_items(t.error_items);
+  v1::MpaLimits* limits = out->mutable_limits();
+  limits->set_throttle_spool(t.limits.throttle_spool);
+  limits->set_throttle_error(t.limits.throttle_error);
+  limits->set_refuse_spool(t.limits.refuse_spool);
+}
+
 bool ToProtoUpdate(const QueueSummary& was, const QueueSummary& is,
                    v1::SummaryUpdate* out) {
   bool changed = false;
@@ -279,9 +318,14 @@ bool ToProtoUpdate(const QueueSummary& was, const QueueSummary& is,
     AddReasons(is.top_delay_reasons,
                out->mutable_top_delay_reasons()->mutable_reasons());
   }
+  if (is.mpa_throttle && was.mpa_throttle != is.mpa_throttle) {
+    changed = true;
+    ToProto(*is.mpa_throttle, out->mutable_mpa_throttle());
+  }
   changed = changed || was.total_messages != is.total_messages ||
             was.total_bytes != is.total_bytes ||
             was.oldest_queue_id != is.oldest_queue_id ||
+            was.oldest_queue != is.oldest_queue ||
             was.problem_count != is.problem_count;
   if (!changed) return false;
   out->set_total_messages(is.total_messages);
@@ -289,6 +333,7 @@ bool ToProtoUpdate(const QueueSummary& was, const QueueSummary& is,
   if (is.total_messages > 0) {
     SetTimestamp(is.oldest_arrival, out->mutable_oldest_arrival());
     SetText(is.oldest_queue_id, out->mutable_oldest_queue_id());
+    out->set_oldest_queue(ToProto(is.oldest_queue));
   }
   out->set_scan_problem_count(is.problem_count);
   return true;
@@ -305,6 +350,7 @@ void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
   if (s.total_messages > 0) {
     SetTimestamp(s.oldest_arrival, out->mutable_oldest_arrival());
     SetText(s.oldest_queue_id, out->mutable_oldest_queue_id());
+    out->set_oldest_queue(ToProto(s.oldest_queue));
   }
   for (int minutes : kAgeBucketMinutes) {
     SetDuration(absl::Minutes(minutes), out->add_age_bucket_bounds());
@@ -312,6 +358,7 @@ void ToProto(const QueueSummary& s, absl::Time now, v1::QueueSummary* out) {
   AddDomains(s.top_domains, out->mutable_top_domains());
   AddReasons(s.top_delay_reasons, out->mutable_top_delay_reasons());
   out->set_scan_problem_count(s.problem_count);
+  if (s.mpa_throttle) ToProto(*s.mpa_throttle, out->mutable_mpa_throttle());
   for (const auto& problem : s.problems) {
     v1::ScanProblem* p = out->add_scan_problems();
     p->set_queue(ToProto(problem.queue));

@@ -34,6 +34,7 @@ absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter);
 void ToProto(const QueueSnapshot::View& view, v1::Message* out);
 void ToProto(const Message& m, v1::Message* out);
 void ToProto(const QueueSummary& summary, absl::Time now, v1::QueueSummary* out);
+void ToProto(const mpa::Throttle& throttle, v1::MpaThrottle* out);
 // What a watcher holding `was` needs to hold `is`: the queues that changed
 // (an emptied queue with zero counts), the top lists when they changed, and
 // the totals. False, with `out` untouched, when nothing changed.

@@ -319,7 +319,7 @@ const QueueSummary* WatchHub::SummaryFor(const Watcher& w,
   if (need != SummaryNeed::kExact && age < kSummaryInterval) return nullptr;
   c.generation = snapshot.generation();
   c.computed = now;
-  c.summary = snapshot.Summarize(w.filter, now, w.top_n);
+  c.summary = index_->Summarize(snapshot, w.filter, now, w.top_n);
   return &c.summary;
 }
 
@@ -381,8 +381,8 @@ void WatchHub::DeliverLocked(const IndexBatch& batch) {
   std::vector<Sides> sides(batch.changes.size());
   for (size_t i = 0; i < batch.changes.size(); ++i) {
     const IndexChange& c = batch.changes[i];
-    if (c.kind != IndexChange::Kind::kAdded) sides[i].was = before.Find(c.queue_id);
-    if (c.kind != IndexChange::Kind::kRemoved) sides[i].is = after.Find(c.queue_id);
+    if (c.kind != IndexChange::Kind::kAdded) sides[i].was = before.Find(c.source, c.queue_id);
+    if (c.kind != IndexChange::Kind::kRemoved) sides[i].is = after.Find(c.source, c.queue_id);
   }
   for (Watcher* w : watchers_) {
     if (!w->started) continue;

@@ -101,9 +101,15 @@ absl::Status Fill() {
   const int64_t first = std::max<int64_t>(0, absl::GetFlag(FLAGS_start_index));
   SpoolWriter writer(root);
   const absl::Time start = absl::Now();
+  // The samples' received times are a second apart from kSampleEpoch on;
+  // moved so that the last one arrived just now, the spool looks like one
+  // filling up today.
+  const absl::Duration shift =
+      start - (kSampleEpoch + absl::Seconds(first + count));
   int64_t bytes = 0;
   for (int64_t i = first; i < first + count; ++i) {
-    const SampleItem item = MakeSampleItem(seed, i, queue);
+    SampleItem item = MakeSampleItem(seed, i, queue);
+    item.envelope.received += shift;
     MF_RETURN_IF_ERROR(
         writer.Write(queue, item.id, item.envelope, item.content));
     bytes += item.content.size();

@@ -30,6 +30,8 @@ absl::string_view ActionVerb(v1::Action action) {
       return "delete";
     case v1::ACTION_EXPIRE:
       return "expire";
+    case v1::ACTION_RESPOOL:
+      return "respool";
     default:
       return "act on";
   }
@@ -47,6 +49,8 @@ absl::string_view ActionPastTense(v1::Action action) {
       return "deleted";
     case v1::ACTION_EXPIRE:
       return "expired";
+    case v1::ACTION_RESPOOL:
+      return "respooled";
     default:
       return "acted on";
   }

@@ -1,5 +1,5 @@
-// mailfleet hold|release|requeue|delete|expire [ID...] [filter flags]
-//     [--all] [--dry-run] [--yes]
+// mailfleet hold|release|requeue|delete|expire|respool [ID...]
+//     [filter flags] [--all] [--dry-run] [--yes]
 #include <algorithm>
 #include <string>
 #include <unordered_set>
@@ -21,6 +21,14 @@ bool HasFilter(const CommandLine& line) {
   return line.filter.ByteSizeLong() > 0;
 }
 
+// Whether the filter flags name queues and nothing else: with ids, where
+// to look for them.
+bool HasQueuesOnly(const CommandLine& line) {
+  v1::Filter rest = line.filter;
+  rest.clear_queues();
+  return line.filter.queues_size() > 0 && rest.ByteSizeLong() == 0;
+}
+
 void Merge(const v1::ActResponse& part, v1::ActResponse* sum) {
   sum->set_matched(sum->matched() + part.matched());
   sum->set_succeeded(sum->succeeded() + part.succeeded());
@@ -33,8 +41,9 @@ void Merge(const v1::ActResponse& part, v1::ActResponse* sum) {
 // answers in `sum`. When a batch fails, `sum` still holds what the batches
 // before it did, and `*answered` says whether there were any.
 absl::Status ActOnIds(AgentClient& agent, v1::Action action,
-                      const std::vector<std::string>& ids, bool dry_run,
-                      v1::ActResponse* sum, bool* answered) {
+                      const std::vector<std::string>& ids,
+                      const google::protobuf::RepeatedField<int>& queues,
+                      bool dry_run, v1::ActResponse* sum, bool* answered) {
   sum->Clear();
   sum->set_action(action);
   sum->set_dry_run(dry_run);
@@ -52,6 +61,9 @@ absl::Status ActOnIds(AgentClient& agent, v1::Action action,
     v1::ActRequest request;
     request.set_action(action);
     request.set_dry_run(dry_run);
+    if (!queues.empty()) {
+      *request.mutable_selector()->mutable_filter()->mutable_queues() = queues;
+    }
     for (size_t i = begin; i < end; ++i) {
       request.mutable_selector()->add_queue_ids(unique[i]);
     }
@@ -89,7 +101,8 @@ absl::Status ActOnIdsAndPrint(CommandContext& context, AgentClient& agent,
                               bool dry_run) {
   v1::ActResponse sum;
   bool answered = false;
-  absl::Status status = ActOnIds(agent, action, ids, dry_run, &sum, &answered);
+  absl::Status status = ActOnIds(agent, action, ids, context.line().filter.queues(),
+                                 dry_run, &sum, &answered);
   // What was done before a failed batch is shown ahead of the error.
   if (!answered) return status;
   absl::Status printed = PrintResult(context, sum);
@@ -164,9 +177,10 @@ absl::Status RunAction(CommandContext& context, v1::Action action) {
 absl::Status CheckAction(const CommandLine& line, bool can_ask) {
   const std::string& verb = line.command;
   if (!line.args.empty()) {
-    if (HasFilter(line)) {
+    if (HasFilter(line) && !HasQueuesOnly(line)) {
       return absl::InvalidArgumentError(
-          "give queue ids or filter flags, not both");
+          "give queue ids or filter flags, not both (--queue alone may go "
+          "with ids: where to look for them)");
     }
     if (line.all) {
       return absl::InvalidArgumentError(
@@ -209,6 +223,10 @@ absl::Status RunDelete(CommandContext& context) {
 
 absl::Status RunExpire(CommandContext& context) {
   return RunAction(context, v1::ACTION_EXPIRE);
+}
+
+absl::Status RunRespool(CommandContext& context) {
+  return RunAction(context, v1::ACTION_RESPOOL);
 }
 
 }  // namespace mailfleet::cli

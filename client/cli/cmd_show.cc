@@ -1,16 +1,29 @@
-// mailfleet show ID [--envelope-only]
+// mailfleet show ID [--envelope-only] [--queue Q]
 #include "client/cli/commands.h"
 #include "common/status_macros.h"
 
 namespace mailfleet::cli {
 
+absl::Status CheckShow(const CommandLine& line, bool /*can_ask*/) {
+  if (line.filter.queues_size() > 1) {
+    return absl::InvalidArgumentError(
+        "show takes one --queue: the side (Postfix or MPA) to look on");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunShow(CommandContext& context) {
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
-  const bool envelope_only = context.line().envelope_only;
+  const CommandLine& line = context.line();
+  v1::GetMessageRequest request;
+  request.set_queue_id(line.args[0]);
+  request.set_envelope_only(line.envelope_only);
+  // Only needed when the id names both a Postfix message and an MPA item.
+  if (line.filter.queues_size() == 1) request.set_queue(line.filter.queues(0));
   Output& out = context.out();
-  out.BeginShow(!envelope_only);
+  out.BeginShow(!line.envelope_only);
   MF_RETURN_IF_ERROR(agent->GetMessage(
-      context.line().args[0], envelope_only,
+      request,
       [&out](const v1::Message& envelope) { out.ShowEnvelope(envelope); },
       [&out](absl::string_view chunk) { return out.ShowContent(chunk); }));
   return out.EndShow();

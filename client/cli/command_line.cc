@@ -170,8 +170,9 @@ constexpr FlagSpec kFlags[] = {
     {"--queue", "", "Q",
      "only these queues (repeatable, or comma-separated): maildrop, incoming, "
      "active, deferred, hold, corrupt, mpa-outgoing, mpa-error, mpa-spool, "
-     "mpa-respool",
-     kFilterFlags, SetQueues},
+     "mpa-respool; for show, the side to look on when an id names both a "
+     "Postfix message and an MPA item",
+     kFilterFlags | kShowFlags, SetQueues},
     {"--match", "", "PATTERN", "case-insensitive substring to look for",
      kFilterFlags, SetPattern},
     {"--regex", "", "", "PATTERN is an RE2 regular expression", kFilterFlags,

@@ -28,7 +28,7 @@ enum FlagGroup : uint32_t {
   kListFlags = 1u << 2,     // ls
   kShowFlags = 1u << 3,     // show
   kSummaryFlags = 1u << 4,  // summary
-  kActionFlags = 1u << 5,   // hold, release, requeue, delete, expire
+  kActionFlags = 1u << 5,   // hold, release, requeue, delete, expire, respool
   kFlushFlags = 1u << 6,    // flush
   kWatchFlags = 1u << 7,    // watch
 };
@@ -40,7 +40,7 @@ struct FlagSpec {
   absl::string_view short_name;  // "-o", or empty
   absl::string_view value_name;  // "Q"; empty for a switch
   absl::string_view help;
-  FlagGroup group;
+  uint32_t group;  // FlagGroup bits: the commands that take it
   // Parses the value into `line`; the message says what was expected.
   absl::Status (*apply)(absl::string_view value, CommandLine* line);
 };

@@ -12,7 +12,9 @@ namespace {
 
 // What every action's --help adds.
 constexpr absl::string_view kActionDetails =
-    "Select messages by queue ID, or by filter flags, not both. A filter "
+    "Select messages by queue ID, or by filter flags, not both (--queue "
+    "may go with IDs: where to look for them, for an ID that names both a "
+    "Postfix message and an MPA item). A filter "
     "that selects every message needs --all; --all alone selects the whole "
     "queue. Selected by a filter, the action first runs as a dry run, says "
     "how many messages it selected and asks before going on, then acts on "
@@ -25,8 +27,8 @@ constexpr Command kCommands[] = {
      kFilterFlags | kSummaryFlags, 0, 0, nullptr, RunSummary},
     {"ls", "", "list messages (every match, page by page, unless --limit)", "",
      kFilterFlags | kListFlags, 0, 0, nullptr, RunList},
-    {"show", "ID", "one message's envelope and raw content", "", kShowFlags, 1,
-     1, nullptr, RunShow},
+    {"show", "ID", "one message's (or MPA item's) envelope and raw content", "",
+     kShowFlags, 1, 1, CheckShow, RunShow},
     {"hold", "[ID...]", "put messages on hold (postsuper -h)", kActionDetails,
      kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunHold},
     {"release", "[ID...]", "release held messages (postsuper -H)",
@@ -35,12 +37,19 @@ constexpr Command kCommands[] = {
     {"requeue", "[ID...]",
      "requeue messages under new queue ids (postsuper -r)", kActionDetails,
      kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunRequeue},
-    {"delete", "[ID...]", "delete messages for good (postsuper -d)",
+    {"delete", "[ID...]",
+     "delete messages for good (postsuper -d; MPA items in mpa-error and "
+     "mpa-respool too)",
      kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
      RunDelete},
     {"expire", "[ID...]",
      "bounce messages at the next queue run (postsuper -e)", kActionDetails,
      kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunExpire},
+    {"respool", "[ID...]",
+     "move MPA items from mpa-error to mpa-respool, for the MPA to process "
+     "again",
+     kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
+     RunRespool},
     {"flush", "[ID...]",
      "deliver deferred mail now: all of it, these messages, or --site DOMAIN",
      "With no ID and no --site, flushes the whole queue (postqueue -f); with "

@@ -81,6 +81,8 @@ const Command* FindCommand(absl::string_view name);
 absl::Status RunSummary(CommandContext& context);
 absl::Status RunList(CommandContext& context);
 absl::Status RunShow(CommandContext& context);
+absl::Status CheckShow(const CommandLine& line, bool can_ask);
+absl::Status RunRespool(CommandContext& context);
 
 absl::Status CheckAction(const CommandLine& line, bool can_ask);
 absl::Status RunHold(CommandContext& context);

@@ -44,18 +44,28 @@ void AppendEnvelopeText(const v1::Message& message,
                                   FormatSize(message.size()), ")"));
   line("sender", message.sender().empty() ? "MAILER-DAEMON (null sender)"
                                           : message.sender());
-  line("client",
-       message.client_address().empty() ? "-" : message.client_address());
-  line("forced expire", message.forced_expire() ? "yes" : "no");
-  line("next attempt", message.has_next_attempt_time()
-                           ? TimeWithAge(message.next_attempt_time(), display)
-                           : "-");
+  // An MPA item has no SMTP client nor queue manager schedule; it has the
+  // MPA's error and attempts instead.
+  const bool mpa = message.queue() >= v1::MPA_OUTGOING;
+  if (mpa) {
+    line("mpa error", message.mpa_error().empty() ? "-" : message.mpa_error());
+    line("attempts", absl::StrCat(message.mpa_attempts()));
+  } else {
+    line("client",
+         message.client_address().empty() ? "-" : message.client_address());
+    line("forced expire", message.forced_expire() ? "yes" : "no");
+    line("next attempt", message.has_next_attempt_time()
+                             ? TimeWithAge(message.next_attempt_time(), display)
+                             : "-");
+  }
   for (const v1::Recipient& recipient : message.recipients()) {
     line("recipient", recipient.address());
     if (!recipient.orig_address().empty()) {
       line("  original", recipient.orig_address());
     }
-    if (!recipient.delay_reason().empty()) {
+    // An MPA item's recipients carry its error, shown once above.
+    if (!recipient.delay_reason().empty() &&
+        !(mpa && recipient.delay_reason() == message.mpa_error())) {
       line("  reason", recipient.delay_reason());
     }
   }

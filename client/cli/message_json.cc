@@ -219,6 +219,14 @@ absl::Status AppendMessageFields(const v1::Message& message, std::string* out) {
   if (!message.parse_error().empty()) {
     AppendField("\"parseError\":", message.parse_error(), &first, out);
   }
+  if (!message.mpa_error().empty()) {
+    AppendField("\"mpaError\":", message.mpa_error(), &first, out);
+  }
+  if (message.mpa_attempts() != 0) {
+    if (!first) out->push_back(',');
+    first = false;
+    absl::StrAppend(out, "\"mpaAttempts\":", message.mpa_attempts());
+  }
   out->push_back('}');
   return absl::OkStatus();
 }

@@ -153,6 +153,35 @@ void AppendTopLists(const v1::QueueSummary& summary, std::string* out) {
   }
 }
 
+absl::string_view ThrottleStateName(v1::MpaThrottle::State state) {
+  switch (state) {
+    case v1::MpaThrottle::NORMAL: return "normal";
+    case v1::MpaThrottle::THROTTLING: return "THROTTLING the MTA";
+    case v1::MpaThrottle::REFUSING: return "REFUSING mail";
+    default: return "unknown";
+  }
+}
+
+// "mpa  THROTTLING the MTA: 1500 items in spool, 20 in error" and the
+// limits it is judged by, so that the operator sees how far off they are.
+void AppendMpaThrottle(const v1::QueueSummary& summary, std::string* out) {
+  if (!summary.has_mpa_throttle()) return;
+  const v1::MpaThrottle& t = summary.mpa_throttle();
+  out->push_back('\n');
+  AppendLabeledLine("mpa",
+                    absl::StrCat(ThrottleStateName(t.state()), ": ",
+                                 t.spool_items(), " items in spool, ",
+                                 t.error_items(), " in error"),
+                    kKeyWidth, out);
+  AppendLabeledLine(
+      "mpa limits",
+      absl::StrCat("throttles above ", t.limits().throttle_spool(),
+                   " in spool or ", t.limits().throttle_error(),
+                   " in error; refuses above ", t.limits().refuse_spool(),
+                   " in spool"),
+      kKeyWidth, out);
+}
+
 void AppendScanProblems(const v1::QueueSummary& summary, std::string* out) {
   if (summary.scan_problem_count() == 0 && summary.scan_problems().empty()) {
     return;
@@ -185,6 +214,7 @@ void AppendSummaryTable(const v1::SummaryResponse& response,
 void AppendQueueSummary(const v1::QueueSummary& summary,
                         const DisplayContext& display, std::string* out) {
   AppendQueueCounts(summary, display, out);
+  AppendMpaThrottle(summary, out);
   if (!summary.queues().empty() && !summary.age_bucket_bounds().empty()) {
     out->push_back('\n');
     AppendAgeHistogram(summary, out);

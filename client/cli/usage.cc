@@ -46,8 +46,16 @@ void AppendWrapped(const std::string& title, absl::string_view text,
 std::string GroupTitle(FlagGroup group) {
   if (group == kGlobalFlags) return "global flags:";
   std::vector<absl::string_view> users;
+  bool actions = false;
   for (const Command& command : AllCommands()) {
-    if (command.flag_groups & group) users.push_back(command.name);
+    if (!(command.flag_groups & group)) continue;
+    // Listed one by one, the actions would not fit on a line.
+    if (group != kActionFlags && (command.flag_groups & kActionFlags)) {
+      if (!actions) users.push_back("the actions");
+      actions = true;
+      continue;
+    }
+    users.push_back(command.name);
   }
   return absl::StrCat(group == kFilterFlags ? "filter flags" : "flags", " (",
                       absl::StrJoin(users, ", "), "):");
@@ -59,11 +67,18 @@ void AppendFlags(uint32_t groups, std::string* out) {
     if (groups & flag.group) indent = std::max(indent, FlagTitle(flag).size());
   }
   indent += 2;
+  // A flag of several groups is listed once, under the first of them.
+  auto first_group = [&](uint32_t flag_groups) {
+    for (FlagGroup g : kGroups) {
+      if (flag_groups & groups & g) return g;
+    }
+    return kGlobalFlags;
+  };
   for (FlagGroup group : kGroups) {
     if (!(groups & group)) continue;
     absl::StrAppend(out, "\n", GroupTitle(group), "\n");
     for (const FlagSpec& flag : AllFlags()) {
-      if (flag.group == group) {
+      if ((flag.group & group) && first_group(flag.group) == group) {
         AppendWrapped(FlagTitle(flag), flag.help, indent, out);
       }
     }

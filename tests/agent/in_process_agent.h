@@ -16,6 +16,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/index/queue_index.h"
+#include "agent/mpa/spool_actions.h"
+#include "agent/mpa/spool_item.h"
+#include "agent/mpa/spool_reader.h"
 #include "agent/postfix/queue_reader.h"
 #include "agent/service/agent_service.h"
 #include "gtest/gtest.h"
@@ -51,6 +54,53 @@ class FakePostsuper : public ProcessRunner {
   std::vector<std::vector<std::string>> calls;
 };
 
+// One Watch stream, read on the test's thread.
+class Stream {
+ public:
+  Stream(v1::AgentService::Stub& stub, const v1::WatchRequest& request)
+      : reader_(stub.Watch(&context_, request)) {}
+  ~Stream() {
+    context_.TryCancel();
+    if (!ended_) (void)End();
+  }
+  v1::WatchEvent Next() {
+    v1::WatchEvent e;
+    EXPECT_TRUE(reader_->Read(&e)) << "stream ended";
+    return e;
+  }
+  // The summary's changes that came with `delta` or, when the summary was
+  // computed too recently then, with the heartbeat that follows.
+  v1::SummaryUpdate SummaryOf(const v1::WatchEvent& delta) {
+    if (delta.delta().has_summary()) return delta.delta().summary();
+    for (;;) {
+      v1::WatchEvent e = Next();
+      EXPECT_TRUE(e.has_heartbeat()) << e.DebugString();
+      if (!e.has_heartbeat() || e.heartbeat().has_summary()) {
+        return e.heartbeat().summary();
+      }
+    }
+  }
+  // Reads past heartbeats.
+  v1::WatchEvent NextChange() {
+    for (;;) {
+      v1::WatchEvent e = Next();
+      if (!e.has_heartbeat()) return e;
+    }
+  }
+  grpc::Status End() {
+    ended_ = true;
+    v1::WatchEvent e;
+    while (reader_->Read(&e)) {
+    }
+    return reader_->Finish();
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
+  bool ended_ = false;
+};
+
 class InProcessAgentTest : public ::testing::Test {
  protected:
   // Message i's queue id.
@@ -80,16 +130,40 @@ class InProcessAgentTest : public ::testing::Test {
     AddMessage(i, to);
   }
 
-  // Messages 0 to 24 in deferred, indexed, and the service serving them.
+  // An MPA item in `queue` ("error", "spool", ...) of the spool at
+  // kSpoolRoot, as the MPA writes it; with `error`, two attempts.
+  void AddItem(const std::string& queue, const std::string& id,
+               const std::string& error = "") {
+    mpa::SpoolEnvelope env;
+    env.sender = "mpa-sender@example.com";
+    env.recipients = {"r1@mpa.example", "r2@other.example"};
+    env.received = absl::FromUnixSeconds(1700000100);
+    env.error = error;
+    env.attempts = error.empty() ? 0 : 2;
+    const std::string base = absl::StrCat(kSpoolRoot, "/", queue, "/", id);
+    fs_.AddFile(base + ".env", mpa::FormatSpoolEnvelope(env));
+    fs_.AddFile(base + ".eml", "Subject: item " + id + "\r\n\r\nbody\r\n");
+  }
+
+  // Messages 0 to 24 in deferred, indexed, and the service serving them;
+  // with `with_spool_`, the MPA spool at kSpoolRoot too.
   void StartAgent(WatchHubOptions options = {}) {
     fs_.AddDir("/q");
     for (int i = 0; i < 25; ++i) ids_.push_back(AddMessage(i, "deferred"));
     config_.queue_directory = "/q";
     reader_ = std::make_unique<postfix::QueueReader>(&fs_, config_, 2);
-    index_ = std::make_unique<QueueIndex>(reader_.get());
+    if (with_spool_) {
+      for (const char* dir : {"", "/outgoing", "/error", "/spool", "/respool"}) {
+        fs_.AddDir(absl::StrCat(kSpoolRoot, dir));
+      }
+      spool_ = std::make_unique<mpa::SpoolReader>(&fs_, kSpoolRoot);
+      spool_actions_ = std::make_unique<mpa::SpoolActions>(&fs_, kSpoolRoot);
+    }
+    index_ = std::make_unique<QueueIndex>(reader_.get(), spool_.get(), limits_);
     ASSERT_TRUE(index_->Rescan().ok());
     tools_ = std::make_unique<postfix::PostfixTools>(&runner_, "/etc/postfix-test");
-    actions_ = std::make_unique<QueueActions>(index_.get(), tools_.get(), &fs_);
+    actions_ = std::make_unique<QueueActions>(index_.get(), tools_.get(), &fs_,
+                                              spool_actions_.get());
     service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test", actions_.get(),
                                                   tools_.get(), options);
     grpc::ServerBuilder builder;
@@ -104,10 +178,16 @@ class InProcessAgentTest : public ::testing::Test {
     server_->Shutdown();
   }
 
+  static constexpr const char* kSpoolRoot = "/mpa";
+
   FakeFilesystem fs_;
   postfix::PostfixConfig config_;
   std::vector<std::string> ids_;
+  bool with_spool_ = false;
+  mpa::ThrottleLimits limits_;
   std::unique_ptr<postfix::QueueReader> reader_;
+  std::unique_ptr<mpa::SpoolReader> spool_;
+  std::unique_ptr<mpa::SpoolActions> spool_actions_;
   std::unique_ptr<QueueIndex> index_;
   FakePostsuper runner_;
   std::unique_ptr<postfix::PostfixTools> tools_;

@@ -84,12 +84,12 @@ TEST(LiveSnapshotTest, AddedMessagesBringNewStringsWithoutTouchingTheOld) {
   EXPECT_THAT(Listed(*base), ElementsAre("AAAAAA02", "AAAAAA03", "AAAAAA01"));
   EXPECT_THAT(Listed(*next),
               ElementsAre("AAAAAA02", "AAAAAA03", "AAAAAA01", "BBBBBB01"));
-  auto v = next->Find("BBBBBB01");
+  auto v = next->Find(QueueSource::kPostfix, "BBBBBB01");
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->client(), "192.0.2.9");
   EXPECT_EQ(v->recipient_orig_address(0), "orig@new.example");
   EXPECT_EQ(v->recipient_delay_reason(0), "brand new reason");
-  EXPECT_FALSE(base->Find("BBBBBB01").has_value());
+  EXPECT_FALSE(base->Find(QueueSource::kPostfix, "BBBBBB01").has_value());
   QueueSummary sum = next->Summarize(Filter(), kNow, 10);
   EXPECT_EQ(sum.total_messages, 4);
   ASSERT_EQ(sum.top_domains.size(), 3u);
@@ -109,9 +109,9 @@ TEST(LiveSnapshotTest, ReplacesRemovesAndPatchesInOneStep) {
   };
   auto next = base->WithChanges({changed}, updates, 2);
   EXPECT_THAT(Listed(*next), ElementsAre("AAAAAA03", "AAAAAA01"));
-  EXPECT_FALSE(next->Find("AAAAAA02").has_value());
-  EXPECT_EQ(next->Find("AAAAAA01")->recipient_delay_reason(0), "now a timeout");
-  auto held = next->Find("AAAAAA03");
+  EXPECT_FALSE(next->Find(QueueSource::kPostfix, "AAAAAA02").has_value());
+  EXPECT_EQ(next->Find(QueueSource::kPostfix, "AAAAAA01")->recipient_delay_reason(0), "now a timeout");
+  auto held = next->Find(QueueSource::kPostfix, "AAAAAA03");
   EXPECT_EQ(held->queue_kind(), QueueKind::kDeferred);
   EXPECT_TRUE(held->forced_expire());
   EXPECT_EQ(held->recipient_address(0), "d@two.example");
@@ -131,10 +131,10 @@ TEST(LiveSnapshotTest, SnapshotsOfOneFamilyShareTheExtension) {
        Msg("BBBBBB01", QueueKind::kDeferred, absl::Seconds(1),
            {{"p@q.example", "", "later"}})},
       {}, 3);
-  EXPECT_EQ(s2->Find("BBBBBB01")->queue_kind(), QueueKind::kActive);
-  EXPECT_EQ(s2->Find("BBBBBB01")->recipient_delay_reason(0), "");
-  EXPECT_EQ(s3->Find("BBBBBB01")->recipient_delay_reason(0), "later");
-  EXPECT_EQ(s3->Find("BBBBBB02")->recipient_address(0), "p@q.example");
+  EXPECT_EQ(s2->Find(QueueSource::kPostfix, "BBBBBB01")->queue_kind(), QueueKind::kActive);
+  EXPECT_EQ(s2->Find(QueueSource::kPostfix, "BBBBBB01")->recipient_delay_reason(0), "");
+  EXPECT_EQ(s3->Find(QueueSource::kPostfix, "BBBBBB01")->recipient_delay_reason(0), "later");
+  EXPECT_EQ(s3->Find(QueueSource::kPostfix, "BBBBBB02")->recipient_address(0), "p@q.example");
   EXPECT_THAT(Describe(QueueSnapshot::Diff(*s2, *s3)),
               ElementsAre("moved BBBBBB01 active->deferred",
                           "added BBBBBB02 unknown->active"));
@@ -157,7 +157,7 @@ TEST(LiveSnapshotTest, ManyAdditionsSpanSegmentsAndStayFindable) {
   auto next = s->WithChanges(batch, {}, 2);
   ASSERT_EQ(next->size(), 40003u);
   for (int i = 0; i < 40000; i += 997) {
-    auto v = next->Find(absl::StrFormat("C%09X", i));
+    auto v = next->Find(QueueSource::kPostfix, absl::StrFormat("C%09X", i));
     ASSERT_TRUE(v.has_value()) << i;
     EXPECT_EQ(v->recipient_address(0), absl::StrCat("u", i, "@d", i % 97, ".example"));
   }
@@ -264,7 +264,7 @@ TEST_F(LiveIndexTest, RefreshPublishesWhatChangedAsTheNextGeneration) {
   EXPECT_THAT(Describe(batches[1]->changes),
               UnorderedElementsAre("added BBBBBB01 unknown->incoming",
                                    "moved AAAAAA01 deferred->hold"));
-  EXPECT_EQ(index_->Current()->Find("AAAAAA01")->queue_kind(), QueueKind::kHold);
+  EXPECT_EQ(index_->Current()->Find(QueueSource::kPostfix, "AAAAAA01")->queue_kind(), QueueKind::kHold);
   // Nothing new: no batch, no generation.
   index_->Refresh({{"BBBBBB01", std::nullopt}});
   EXPECT_EQ(index_->Current()->generation(), g + 1);
@@ -294,7 +294,7 @@ TEST_F(LiveIndexTest, AMessagesTripThroughTheQueuesIsOneBatch) {
   ASSERT_EQ(batches.size(), 1u);
   EXPECT_THAT(Describe(batches[0]->changes),
               ElementsAre("added DDDDDD01 unknown->deferred"));
-  auto v = index_->Current()->Find("DDDDDD01");
+  auto v = index_->Current()->Find(QueueSource::kPostfix, "DDDDDD01");
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->recipient_delay_reason(0), "refused");
   // The new hash subdirectories are watched from now on.
@@ -343,9 +343,9 @@ TEST_F(LiveIndexTest, HoldIsAMoveAndADeferLogIsAChange) {
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_THAT(Describe(batches[1]->changes), ElementsAre("changed EEEEEE01 hold->hold"));
   EXPECT_EQ(batches[1]->generation, batches[0]->generation + 1);
-  EXPECT_EQ(batches[1]->after->Find("EEEEEE01")->recipient_delay_reason(0),
+  EXPECT_EQ(batches[1]->after->Find(QueueSource::kPostfix, "EEEEEE01")->recipient_delay_reason(0),
             "greylisted");
-  EXPECT_EQ(batches[1]->before->Find("EEEEEE01")->recipient_delay_reason(0), "");
+  EXPECT_EQ(batches[1]->before->Find(QueueSource::kPostfix, "EEEEEE01")->recipient_delay_reason(0), "");
 }
 
 TEST_F(LiveIndexTest, FilesInANewQueueDirectoryAreRead) {

@@ -86,10 +86,10 @@ TEST(QueueSnapshotTest, BadPageTokensAreRefused) {
 
 TEST(QueueSnapshotTest, FindsById) {
   auto s = Sample();
-  auto v = s->Find("AAAAAA02");
+  auto v = s->Find(QueueSource::kPostfix, "AAAAAA02");
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->ToMessage().recipients[0].delay_reason, "timeout");
-  EXPECT_FALSE(s->Find("AAAAAA09").has_value());
+  EXPECT_FALSE(s->Find(QueueSource::kPostfix, "AAAAAA09").has_value());
 }
 
 TEST(QueueSnapshotTest, SummaryCountsQueuesAgesDomainsAndReasons) {
@@ -130,8 +130,8 @@ TEST(QueueSnapshotTest, PartsOfAParallelScanJoinIntoOneSnapshot) {
   ASSERT_TRUE(built.ok());
   const QueueSnapshot& s = **built;
   EXPECT_THAT(Ids(s, Filter(), nullptr, 10), ElementsAre("BBBBBB03", "BBBBBB02", "BBBBBB01"));
-  ASSERT_TRUE(s.Find("BBBBBB02").has_value());
-  EXPECT_EQ(s.Find("BBBBBB02")->recipient_address(0), "b@one.example");
+  ASSERT_TRUE(s.Find(QueueSource::kPostfix, "BBBBBB02").has_value());
+  EXPECT_EQ(s.Find(QueueSource::kPostfix, "BBBBBB02")->recipient_address(0), "b@one.example");
   QueueSummary sum = s.Summarize(Filter(), kNow, 5);
   ASSERT_FALSE(sum.top_domains.empty());
   EXPECT_EQ(sum.top_domains[0].domain, "one.example");
@@ -154,11 +154,11 @@ TEST(QueueSnapshotTest, UpdatesMoveAndRemoveMessagesWithoutARescan) {
   EXPECT_EQ(t->generation(), 8);
   EXPECT_EQ(s->size(), 4u);  // the original is untouched
   EXPECT_THAT(Ids(*t, Filter(), nullptr, 10), ElementsAre("AAAAAA03", "AAAAAA00", "AAAAAA01"));
-  ASSERT_TRUE(t->Find("AAAAAA01").has_value());
-  EXPECT_EQ(t->Find("AAAAAA01")->queue_kind(), QueueKind::kHold);
-  EXPECT_EQ(t->Find("AAAAAA01")->recipient_address(1), "b@two.example");
-  EXPECT_FALSE(t->Find("AAAAAA02").has_value());
-  EXPECT_TRUE(t->Find("AAAAAA00").has_value());
+  ASSERT_TRUE(t->Find(QueueSource::kPostfix, "AAAAAA01").has_value());
+  EXPECT_EQ(t->Find(QueueSource::kPostfix, "AAAAAA01")->queue_kind(), QueueKind::kHold);
+  EXPECT_EQ(t->Find(QueueSource::kPostfix, "AAAAAA01")->recipient_address(1), "b@two.example");
+  EXPECT_FALSE(t->Find(QueueSource::kPostfix, "AAAAAA02").has_value());
+  EXPECT_TRUE(t->Find(QueueSource::kPostfix, "AAAAAA00").has_value());
   EXPECT_EQ(t->Summarize(Filter(), kNow, 5).queues[static_cast<int>(QueueKind::kHold)].messages, 2);
 }
 

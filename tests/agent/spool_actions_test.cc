@@ -284,6 +284,20 @@ TEST_P(SpoolActionsTest, RespoolMovesAnItemWithoutEnvelopeAlone) {
             Moved(before, "error/damaged.eml", "respool/damaged.eml"));
 }
 
+// The MPA owns its directories: the agent does not make one it lacks.
+TEST_P(SpoolActionsTest, RespoolWithoutARespoolDirectoryIsRefusedAndMovesNothing) {
+  auto bare = MakeSpool(GetParam());
+  bare->MakeDir("error");
+  bare->Write("error/e1.env", "sender: a@b\n");
+  bare->Write("error/e1.eml", "Subject: x\r\n\r\n");
+  Tree bare_before = bare->Files();
+  SpoolActions on_bare(bare->fs(), bare->root());
+  absl::Status s = on_bare.Respool(QueueKind::kMpaError, "e1");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("no respool/ directory"));
+  EXPECT_EQ(bare->Files(), bare_before);
+}
+
 TEST_P(SpoolActionsTest, RespoolOfAMissingItemIsNotFoundAndMovesNothing) {
   // An envelope without its message is not an item (yet).
   spool_->Write("error/arriving.env", "sender: a@b\n");
@@ -537,6 +551,21 @@ TEST_P(FilesystemWritesTest, RenameMovesADirectoryWithItsContents) {
       fs()->Rename(spool_->Path("spool"), spool_->Path("spool/batch/spool"))
           .code(),
       absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(FilesystemWritesTest, LinkGivesASecondNameAndNeverReplaces) {
+  spool_->Write("error/a", "A");
+  spool_->Write("respool/b", "B");
+  Tree before = spool_->Files();
+  ASSERT_TRUE(fs()->Link(spool_->Path("error/a"), spool_->Path("respool/a")).ok());
+  Tree linked = before;
+  linked["respool/a"] = "A";
+  EXPECT_EQ(spool_->Files(), linked);
+  EXPECT_EQ(fs()->Link(spool_->Path("error/a"), spool_->Path("respool/b")).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(fs()->Link(spool_->Path("error/zz"), spool_->Path("respool/zz")).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(spool_->Files(), linked);
 }
 
 TEST_P(FilesystemWritesTest, UnlinkRemovesOnlyThatFile) {

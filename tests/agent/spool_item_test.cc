@@ -71,6 +71,11 @@ TEST(SpoolEnvelopeTest, RefusesWhatIsNotExactlyWellFormed) {
       {"sender: a@b\nsender: c@d\n" + ok_tail, "line 2: second sender"},
       {"sender: a@b\nrecipient:\n" + ok_tail, "line 2: empty recipient"},
       {"sender: a@b\nrecipient: a@b\nreceived: yesterday\n", "line 3: received is not"},
+      // absl::ParseTime's own words for the ends of time are no RFC 3339.
+      {"sender: a@b\nrecipient: a@b\nreceived: infinite-past\n", "received is not"},
+      {"sender: a@b\nrecipient: a@b\nreceived: infinite-future\n", "received is not"},
+      {"sender: a@b\nrecipient: a@b\nreceived: 2026-11-30T10:00:00Z \n",
+       "received is not"},
       {"sender: a@b\nattempts: -1\n" + ok_tail, "line 2: attempts is not a count"},
       {"sender: a@b\nattempts: 2x\n" + ok_tail, "attempts is not a count"},
       {"sender: a@b\nerror: x\nerror: y\n" + ok_tail, "line 3: second error"},

@@ -13,53 +13,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// One Watch stream, read on the test's thread.
-class Stream {
- public:
-  Stream(v1::AgentService::Stub& stub, const v1::WatchRequest& request)
-      : reader_(stub.Watch(&context_, request)) {}
-  ~Stream() {
-    context_.TryCancel();
-    if (!ended_) (void)End();
-  }
-  v1::WatchEvent Next() {
-    v1::WatchEvent e;
-    EXPECT_TRUE(reader_->Read(&e)) << "stream ended";
-    return e;
-  }
-  // The summary's changes that came with `delta` or, when the summary was
-  // computed too recently then, with the heartbeat that follows.
-  v1::SummaryUpdate SummaryOf(const v1::WatchEvent& delta) {
-    if (delta.delta().has_summary()) return delta.delta().summary();
-    for (;;) {
-      v1::WatchEvent e = Next();
-      EXPECT_TRUE(e.has_heartbeat()) << e.DebugString();
-      if (!e.has_heartbeat() || e.heartbeat().has_summary()) {
-        return e.heartbeat().summary();
-      }
-    }
-  }
-  // Reads past heartbeats.
-  v1::WatchEvent NextChange() {
-    for (;;) {
-      v1::WatchEvent e = Next();
-      if (!e.has_heartbeat()) return e;
-    }
-  }
-  grpc::Status End() {
-    ended_ = true;
-    v1::WatchEvent e;
-    while (reader_->Read(&e)) {
-    }
-    return reader_->Finish();
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
-  bool ended_ = false;
-};
-
+using ::mailfleet::testing::Stream;
 using WatchHubTest = ::mailfleet::testing::InProcessAgentTest;
 
 TEST_F(WatchHubTest, SnapshotThenDeltasWithTheSummarysChanges) {

@@ -18,6 +18,12 @@
 namespace mailfleet {
 namespace {
 
+v1::GetMessageRequest RequestFor(const std::string& id) {
+  v1::GetMessageRequest request;
+  request.set_queue_id(id);
+  return request;
+}
+
 using ::mailfleet::testing::FakeAgentServer;
 using ::mailfleet::testing::FakeAgentService;
 using ::mailfleet::testing::SampleMessages;
@@ -235,7 +241,7 @@ TEST_F(AgentClientTest, GetMessageHandsOverEnvelopeThenChunksInOrder) {
   std::vector<std::string> events;
   std::string received;
   absl::Status status = client->GetMessage(
-      id, false,
+      RequestFor(id),
       [&](const v1::Message& envelope) {
         events.push_back("envelope " + envelope.queue_id());
       },
@@ -277,7 +283,7 @@ TEST_F(AgentClientTest, ContentCallbackErrorCancelsTheStream) {
   std::unique_ptr<AgentClient> client = Client();
   int chunks = 0;
   absl::Status status = client->GetMessage(
-      messages[0].queue_id(), false, [](const v1::Message&) {},
+      RequestFor(messages[0].queue_id()), [](const v1::Message&) {},
       [&](absl::string_view) {
         ++chunks;
         return absl::UnknownError("cannot write the output");
@@ -289,7 +295,7 @@ TEST_F(AgentClientTest, ContentCallbackErrorCancelsTheStream) {
 TEST_F(AgentClientTest, UnknownIdIsNotFoundWithTheAgentsMessage) {
   std::unique_ptr<AgentClient> client = Client();
   absl::Status status = client->GetMessage(
-      "NOPE1", false, [](const v1::Message&) {},
+      RequestFor("NOPE1"), [](const v1::Message&) {},
       [](absl::string_view) { return absl::OkStatus(); });
   EXPECT_EQ(status, absl::NotFoundError(
                         "no message with queue id 'NOPE1' on this gateway"));

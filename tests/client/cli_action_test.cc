@@ -204,16 +204,30 @@ TEST_F(CliActionTest, JsonIsTheActResponseOnOneLine) {
 }
 
 TEST_F(CliActionTest, IdsAndFilterFlagsTogetherAreAUsageErrorAndSendNothing) {
-  CliRun run = Mailfleet({"delete", Id(0), "--queue", "deferred", "--yes"});
+  CliRun run = Mailfleet({"delete", Id(0), "--match", "x", "--yes"});
   EXPECT_EQ(run.exit_code, kExitUsage);
   EXPECT_EQ(run.out, "");
-  EXPECT_EQ(run.err, "mailfleet: give queue ids or filter flags, not both\n");
+  EXPECT_EQ(run.err,
+            "mailfleet: give queue ids or filter flags, not both (--queue "
+            "alone may go with ids: where to look for them)\n");
   run = Mailfleet({"delete", Id(0), "--all"});
   EXPECT_EQ(run.exit_code, kExitUsage);
   EXPECT_EQ(run.err,
             "mailfleet: --all selects by filter; it cannot be combined with "
             "queue ids\n");
   EXPECT_THAT(service_.act_requests(), IsEmpty());
+}
+
+// An id may name both a Postfix message and an MPA item: --queue says
+// which side to act on, and goes along with the ids.
+TEST_F(CliActionTest, IdsWithQueuesSayWhereToLookForThem) {
+  Mailfleet({"respool", "item-1", "--queue", "mpa-error"});
+  ASSERT_EQ(service_.act_requests().size(), 1u);
+  const v1::ActRequest sent = service_.act_requests()[0];
+  EXPECT_EQ(sent.action(), v1::ACTION_RESPOOL);
+  EXPECT_THAT(sent.selector().queue_ids(), ElementsAre("item-1"));
+  EXPECT_THAT(sent.selector().filter().queues(), ElementsAre(v1::MPA_ERROR));
+  EXPECT_EQ(sent.selector().filter().pattern(), "");
 }
 
 TEST_F(CliActionTest, NothingSelectedIsAUsageErrorUnlessAll) {
@@ -342,7 +356,10 @@ TEST_F(CliActionTest, ConfirmedActionActsOnExactlyTheDryRunsIds) {
   EXPECT_FALSE(requests[1].dry_run());
   EXPECT_THAT(Ids(requests[1].selector().queue_ids()),
               ElementsAreArray(deferred));
-  EXPECT_FALSE(requests[1].selector().has_filter());
+  // The filter's queues go along, to say where the ids are; nothing else.
+  EXPECT_THAT(requests[1].selector().filter().queues(),
+              ElementsAre(v1::POSTFIX_DEFERRED));
+  EXPECT_EQ(requests[1].selector().filter().pattern(), "");
   EXPECT_FALSE(requests[1].selector().all());
 }
 

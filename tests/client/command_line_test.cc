@@ -162,9 +162,16 @@ TEST(CliUsageTest, FlagOfAnotherCommandIsAUsageError) {
   EXPECT_EQ(run.exit_code, kExitUsage);
   EXPECT_EQ(run.err,
             "mailfleet: flag --envelope-only does not apply to 'ls'\n");
-  run = RunArgs({"--agent", "a:1", "show", "X1", "--queue", "hold"});
+  run = RunArgs({"--agent", "a:1", "show", "X1", "--match", "x"});
   EXPECT_EQ(run.exit_code, kExitUsage);
-  EXPECT_EQ(run.err, "mailfleet: flag --queue does not apply to 'show'\n");
+  EXPECT_EQ(run.err, "mailfleet: flag --match does not apply to 'show'\n");
+  // --queue does: the side to look on, when an id names one of each.
+  run = RunArgs({"--agent", "127.0.0.1:1", "show", "X1", "--queue", "hold",
+                 "--queue", "mpa-error"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_EQ(run.err,
+            "mailfleet: show takes one --queue: the side (Postfix or MPA) to "
+            "look on\n");
 }
 
 TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
@@ -172,7 +179,7 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
             "mailfleet: no command given; see mailfleet --help\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "lst"}).err,
             "mailfleet: unknown command 'lst': expected summary, ls, show, "
-            "hold, release, requeue, delete, expire, flush, watch\n");
+            "hold, release, requeue, delete, expire, respool, flush, watch\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show"}).err,
             "mailfleet: 'show' needs ID: mailfleet show ID\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show", "A", "B"}).err,
@@ -219,7 +226,9 @@ TEST(CliUsageTest, ActionSelectionIsCheckedBeforeAnythingIsSent) {
   CliRun run = RunArgs({"--agent", "127.0.0.1:1", "hold", "4B2F1A0F3E",
                         "--match", "example.net"});
   EXPECT_EQ(run.exit_code, kExitUsage);
-  EXPECT_EQ(run.err, "mailfleet: give queue ids or filter flags, not both\n");
+  EXPECT_EQ(run.err,
+            "mailfleet: give queue ids or filter flags, not both (--queue "
+            "alone may go with ids: where to look for them)\n");
   run = RunArgs({"--agent", "127.0.0.1:1", "release"});
   EXPECT_EQ(run.exit_code, kExitUsage);
   EXPECT_EQ(run.err,

@@ -403,7 +403,9 @@ grpc::Status FakeAgentService::ActLocked(const v1::ActRequest& request,
   const v1::Selector& selector = request.selector();
   std::vector<std::string> selected;
   if (!selector.queue_ids().empty()) {
-    if (selector.has_filter()) {
+    v1::Filter rest = selector.filter();
+    rest.clear_queues();  // with ids, queues say where to look for them
+    if (rest.ByteSizeLong() > 0) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "give queue ids or a filter, not both");
     }

@@ -176,6 +176,11 @@ v1::Message RandomMessage(RandomText& random) {
   if (maybe()) random_time(message.mutable_next_attempt_time());
   if (random.Pick(0, 2) == 0) message.set_gateway(random.Next(2));
   if (random.Pick(0, 2) == 0) message.set_parse_error(random.Next(4));
+  if (random.Pick(0, 2) == 0) message.set_mpa_error(random.Next(6));
+  if (random.Pick(0, 2) == 0) {
+    message.set_mpa_attempts(random.Pick(0, 1) ? random.Pick(0, 1000)
+                                               : -random.Pick(0, 1 << 30));
+  }
   return message;
 }
 

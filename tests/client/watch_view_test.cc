@@ -106,7 +106,7 @@ v1::WatchEvent Heartbeat(const std::string& instance, int64_t generation) {
 
 std::vector<std::string> Ids(const WatchView& view) {
   std::vector<std::string> ids;
-  for (const auto& [id, message] : view.messages()) ids.push_back(id);
+  for (const auto& [key, message] : view.messages()) ids.push_back(key.second);
   return ids;
 }
 
@@ -194,17 +194,17 @@ TEST(WatchViewTest, DeltaKeepsMessagesCurrent) {
           .ok());
   EXPECT_EQ(view.generation(), 11);
   EXPECT_THAT(Ids(view), UnorderedElementsAre("B2", "C3"));
-  EXPECT_EQ(view.messages().at("C3").queue(), v1::POSTFIX_INCOMING);
+  EXPECT_EQ(view.messages().at({false, "C3"}).queue(), v1::POSTFIX_INCOMING);
   // Without the message, a move still moves what was held.
-  EXPECT_EQ(view.messages().at("B2").queue(), v1::POSTFIX_DEFERRED);
-  EXPECT_EQ(view.messages().at("B2").sender(), "alice@example.com");
+  EXPECT_EQ(view.messages().at({false, "B2"}).queue(), v1::POSTFIX_DEFERRED);
+  EXPECT_EQ(view.messages().at({false, "B2"}).sender(), "alice@example.com");
 
   v1::MessageChange changed =
       Change(v1::MessageChange::CHANGED, "B2", v1::POSTFIX_DEFERRED,
              v1::POSTFIX_DEFERRED);
   changed.mutable_message()->set_forced_expire(true);
   ASSERT_TRUE(view.Apply(Delta("i1", 12, {changed})).ok());
-  EXPECT_TRUE(view.messages().at("B2").forced_expire());
+  EXPECT_TRUE(view.messages().at({false, "B2"}).forced_expire());
 }
 
 TEST(WatchViewTest, WithoutTrackingNoMessagesAreKept) {

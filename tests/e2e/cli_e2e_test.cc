@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
+#include "tests/e2e/agent_process.h"
 #include "tests/e2e/postqueue_json.h"
 #include "tests/e2e/support/loopback_ports.h"
 #include "tests/e2e/support/message_generator.h"
@@ -30,57 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-// The agent binary as a child process; killed when this goes away.
-class AgentProcess {
- public:
-  AgentProcess(const std::string& config_dir, int port)
-      : address_(absl::StrCat("127.0.0.1:", port)) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string listen = address_;
-      execl(MAILFLEET_AGENT_BIN, MAILFLEET_AGENT_BIN, "--listen", listen.c_str(),
-            "--postfix-config-dir", config_dir.c_str(), "--log-level", "warn",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~AgentProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  // Waits until the agent answers, as an operator's first command would.
-  bool WaitUntilServing() {
-    auto stub = v1::AgentService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    ctx.set_wait_for_ready(true);
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::SummaryResponse resp;
-    return stub->Summary(&ctx, {}, &resp).ok();
-  }
-  const std::string& address() const { return address_; }
-
- private:
-  std::string address_;
-  pid_t pid_ = -1;
-};
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-CliResult Cli(std::vector<std::string> args) {
-  args.insert(args.begin(), MAILFLEET_CLI_BIN);
-  RealProcessRunner runner;
-  auto r = runner.Run(args, {});
-  if (!r.ok()) return {};
-  return {r->exit_code, r->stdout_text, r->stderr_text};
-}
 
 class CliEndToEndTest : public ::testing::Test {
  protected:
