@@ -1,15 +1,24 @@
 // Benchmarks reading the MPA spool: SpoolReader::Scan over a spool of
 // --items sample items (agent/mpa/spool_writer.h) in a fresh temporary
-// directory, against what an operator has without the agent:
+// directory, and the agent's index over it, against what an operator has
+// without the agent:
 //
 // - full listing: one Scan of the four queues into a counting sink (every
 //   .eml stat'ed, every .env read and parsed), against
 //   `find <root>/outgoing <root>/error <root>/spool <root>/respool -name
 //   '*.env' -exec cat {} +` to /dev/null, which only copies the envelopes'
 //   bytes;
+// - index build: QueueIndex::Rescan over an empty Postfix queue and the
+//   spool, the agent's start (a fresh index each run) and its periodic
+//   rescan (the same index again, nothing changed), against the same find;
 // - one error's items: a Scan matched against a Filter on the MPA error
-//   reason, against `grep -r -l -i -F PATTERN --include=*.env <root>`. Both
-//   must find the same number of items, or the benchmark fails.
+//   reason, and QueueSnapshot::List with that Filter on the built index
+//   (what the agent answers a query with), against `grep -r -l -i -F
+//   PATTERN --include=*.env <root>`. All three must find the same items, or
+//   the benchmark fails;
+// - summary: QueueIndex::Summarize of the whole index (top 10, with the
+//   throttle state), what `mailfleet summary` costs the agent, against
+//   `find <the four queues> -name '*.eml'`, which only counts the items.
 //
 // The spool looks like one in trouble, when operators look at it: a
 // broken template has filled error, spool is at the MPA's refusal limit
@@ -22,10 +31,13 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,12 +48,19 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/index/queue_index.h"
+#include "agent/index/queue_snapshot.h"
 #include "agent/mpa/spool_reader.h"
 #include "agent/mpa/spool_writer.h"
+#include "agent/mpa/throttle.h"
+#include "agent/postfix/postfix_config.h"
+#include "agent/postfix/queue_reader.h"
 #include "bench/common/bench_util.h"
 #include "common/dashed_flags.h"
 #include "common/filter.h"
 #include "common/os/filesystem.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
 
 ABSL_FLAG(int, items, 20000, "items in the spool");
 ABSL_FLAG(int, runs, 5, "runs of each measurement (the median is reported)");
@@ -52,7 +71,11 @@ namespace {
 
 namespace bench = ::mailfleet::bench;
 namespace mpa = ::mailfleet::mpa;
+namespace postfix = ::mailfleet::postfix;
+using ::mailfleet::QueueIndex;
 using ::mailfleet::QueueKind;
+using ::mailfleet::QueueSnapshot;
+using ::mailfleet::QueueSummary;
 
 // The error reason searched for; SampleErrorReason gives it to about one
 // error item in 24 (one of three DLP policies in one of eight reasons).
@@ -167,6 +190,59 @@ int64_t CountLines(const std::string& path) {
   return n;
 }
 
+// The item ids in grep -l's answer (ROOT/QUEUE/ID.env, one a line), sorted.
+std::vector<std::string> IdsOfEnvPaths(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> ids;
+  for (std::string line; std::getline(in, line);) {
+    ids.push_back(std::filesystem::path(line).stem().string());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// An empty Postfix queue directory at `dir`: the agent's index needs a
+// Postfix queue beside the spool, and this one adds nothing to its scans.
+postfix::PostfixConfig EmptyPostfixQueue(const std::string& dir) {
+  postfix::PostfixConfig config;
+  config.queue_directory = dir;
+  for (const char* queue :
+       {"incoming", "active", "deferred", "hold", "corrupt", "maildrop"}) {
+    std::error_code error;
+    std::filesystem::create_directories(dir + "/" + queue, error);
+    if (error) Die("creating " + dir + "/" + queue + ": " + error.message());
+  }
+  return config;
+}
+
+// Seconds of one full rescan of `index`, which must index the `items`
+// items without a problem.
+double TimedRescan(QueueIndex& index, int64_t items) {
+  const absl::Time start = absl::Now();
+  absl::Status s = index.Rescan();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!s.ok()) Die(std::string(s.message()));
+  const std::shared_ptr<const QueueSnapshot> snapshot = index.Current();
+  if (static_cast<int64_t>(snapshot->size()) != items ||
+      !snapshot->problems().empty()) {
+    Die(absl::StrCat("the index holds ", snapshot->size(), " messages and ",
+                     snapshot->problems().size(), " problems; the spool ",
+                     items, " whole items"));
+  }
+  return seconds;
+}
+
+const char* ThrottleStateName(mpa::ThrottleState state) {
+  static constexpr const char* kNames[] = {"normal", "throttling", "refusing"};
+  return kNames[static_cast<int>(state)];
+}
+
+// "0.149 s", or "0.412 ms" below a hundredth of a second.
+std::string Seconds(double seconds) {
+  return seconds >= 0.01 ? absl::StrFormat("%.3f s", seconds)
+                         : absl::StrFormat("%.3f ms", seconds * 1000);
+}
+
 std::string Ratio(double ours, double theirs) {
   return ours <= theirs ? absl::StrFormat("%.1fx faster", theirs / ours)
                         : absl::StrFormat("%.1fx slower", ours / theirs);
@@ -182,6 +258,10 @@ int main(int argc, char** argv) {
     Die("usage: mailfleet-bench-mpa [--items N>=10] [--runs N>=1] [--tmp-dir "
         "DIR] [--keep]");
   }
+  // Standard output is the Markdown; the index logs every first scan at
+  // info level, which would land in it and be timed with it.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("mailfleet-bench-mpa"));
+  spdlog::set_level(spdlog::level::warn);
   std::string dir =
       absl::GetFlag(FLAGS_tmp_dir) + "/mailfleet-bench-mpa-XXXXXX";
   if (mkdtemp(dir.data()) == nullptr) Die("mkdtemp " + dir + " failed");
@@ -207,15 +287,33 @@ int main(int argc, char** argv) {
                      listed.problems, " problems; the spool holds ",
                      built.items, " whole items"));
   }
-  std::vector<std::string> find = {"find"};
+  std::vector<std::string> queue_dirs;
   for (QueueKind q : mpa::kSpoolQueues) {
-    find.push_back(absl::StrCat(root, "/", mpa::SpoolDirName(q)));
+    queue_dirs.push_back(absl::StrCat(root, "/", mpa::SpoolDirName(q)));
   }
+  std::vector<std::string> find = {"find"};
+  find.insert(find.end(), queue_dirs.begin(), queue_dirs.end());
   for (const char* a : {"-name", "*.env", "-exec", "cat", "{}", "+"}) {
     find.push_back(a);
   }
   const double cat =
       MedianSeconds([&] { return TimeCommand(find, "/dev/null"); });
+
+  // The agent's index as agent/main.cc wires it, with the default scan
+  // threads (one per core) and throttle limits. Each start is a fresh
+  // index, so that the first scan's path is timed; each periodic rescan
+  // scans into the index the starts left, and finds nothing changed.
+  const postfix::QueueReader postfix_reader(
+      &fs, EmptyPostfixQueue(dir + "/postfix"), /*threads=*/0);
+  std::unique_ptr<QueueIndex> index;
+  const double start = MedianSeconds([&] {
+    index = std::make_unique<QueueIndex>(&postfix_reader, &reader,
+                                         mpa::ThrottleLimits());
+    return TimedRescan(*index, built.items);
+  });
+  const double rescan =
+      MedianSeconds([&] { return TimedRescan(*index, built.items); });
+  const std::shared_ptr<const QueueSnapshot> snapshot = index->Current();
 
   const double search = MedianSeconds([&] {
     double s = 0;
@@ -227,33 +325,96 @@ int main(int argc, char** argv) {
       "grep", "-r", "-l", "-i", "-F", kPattern, "--include=*.env", root};
   const double grepped =
       MedianSeconds([&] { return TimeCommand(grep, grep_out); });
-  const int64_t grep_matches = CountLines(grep_out);
+  const std::vector<std::string> grep_ids = IdsOfEnvPaths(grep_out);
+  const int64_t grep_matches = grep_ids.size();
   if (searched.matched != grep_matches || grep_matches == 0) {
     Die(absl::StrCat("the filter selected ", searched.matched, " items, grep ",
                      grep_matches));
   }
 
-  std::printf(
+  // A query as the agent answers it: one listing of the snapshot, every
+  // matching id collected.
+  std::vector<std::string> index_ids;
+  const double query = MedianSeconds([&] {
+    index_ids.clear();
+    const absl::Time query_start = absl::Now();
+    snapshot->List(
+        *filter, query_start, nullptr, std::numeric_limits<size_t>::max(),
+        [&](const QueueSnapshot::View& v) { index_ids.emplace_back(v.id()); });
+    return absl::ToDoubleSeconds(absl::Now() - query_start);
+  });
+  std::sort(index_ids.begin(), index_ids.end());
+  if (index_ids != grep_ids) {
+    Die(absl::StrCat("the index listed ", index_ids.size(),
+                     " items, grep found ", grep_ids.size(),
+                     ", and not the same ones"));
+  }
+
+  QueueSummary summary;
+  const double summarize = MedianSeconds([&] {
+    const absl::Time summary_start = absl::Now();
+    summary = index->Summarize(*snapshot, mailfleet::Filter(), summary_start,
+                               /*top_n=*/10);
+    return absl::ToDoubleSeconds(absl::Now() - summary_start);
+  });
+  if (summary.total_messages != built.items || !summary.mpa_throttle) {
+    Die(absl::StrCat("the summary counts ", summary.total_messages,
+                     " messages; the spool holds ", built.items));
+  }
+  const std::string count_out = dir + "/count.out";
+  std::vector<std::string> count = {"find"};
+  count.insert(count.end(), queue_dirs.begin(), queue_dirs.end());
+  for (const char* a : {"-name", "*.eml"}) count.push_back(a);
+  const double counted =
+      MedianSeconds([&] { return TimeCommand(count, count_out); });
+  if (CountLines(count_out) != built.items) {
+    Die(absl::StrCat("find counted ", CountLines(count_out), " items; the ",
+                     "spool holds ", built.items));
+  }
+
+  absl::PrintF(
       "MPA spool: %s items (%s; %.1f recipients and %.1f KB per item on "
       "average), "
       "written by SpoolWriter in %.1f s. Median of %d runs, page cache "
-      "warm.\n\n",
-      Thousands(built.items).c_str(), absl::StrJoin(built.counts, ", ").c_str(),
+      "warm. Index: %d scan threads, %.1f MiB.\n\n",
+      Thousands(built.items), absl::StrJoin(built.counts, ", "),
       static_cast<double>(built.recipients) / built.items,
       built.bytes / 1024.0 / built.items, built.seconds,
-      absl::GetFlag(FLAGS_runs));
-  std::printf(
+      absl::GetFlag(FLAGS_runs), postfix_reader.threads(),
+      snapshot->MemoryBytes() / 1048576.0);
+  absl::PrintF(
       "| measurement | mailfleet | baseline | ratio |\n|---|---|---|---|\n");
-  std::printf(
-      "| full listing, four queues | SpoolReader::Scan %.3f s (%s items/s) | "
-      "`find ... -name '*.env' -exec cat {} +` %.3f s | %s |\n",
-      scan, Thousands(static_cast<int64_t>(built.items / scan)).c_str(), cat,
-      Ratio(scan, cat).c_str());
-  std::printf(
-      "| items whose error contains \"%s\" (%s) | Scan + Filter %.3f s | "
-      "`grep -r -l -i -F ... --include=*.env` %.3f s | %s |\n",
-      kPattern, Thousands(grep_matches).c_str(), search, grepped,
-      Ratio(search, grepped).c_str());
+  const std::string find_cat = absl::StrFormat(
+      "`find ... -name '*.env' -exec cat {} +` %s", Seconds(cat));
+  absl::PrintF(
+      "| full listing, four queues | SpoolReader::Scan %s (%s items/s) | %s | "
+      "%s |\n",
+      Seconds(scan), Thousands(static_cast<int64_t>(built.items / scan)),
+      find_cat, Ratio(scan, cat));
+  absl::PrintF(
+      "| index build at agent start | QueueIndex::Rescan, fresh index, %s | "
+      "%s | %s |\n",
+      Seconds(start), find_cat, Ratio(start, cat));
+  absl::PrintF(
+      "| periodic rescan, nothing changed | QueueIndex::Rescan, same index, "
+      "%s | %s | %s |\n",
+      Seconds(rescan), find_cat, Ratio(rescan, cat));
+  const std::string grep_text = absl::StrFormat(
+      "`grep -r -l -i -F ... --include=*.env` %s", Seconds(grepped));
+  absl::PrintF(
+      "| items whose error contains \"%s\" (%s), by a scan | Scan + Filter %s "
+      "| %s | %s |\n",
+      kPattern, Thousands(grep_matches), Seconds(search), grep_text,
+      Ratio(search, grepped));
+  absl::PrintF(
+      "| the same items, from the index | QueueSnapshot::List + Filter %s | "
+      "%s | %s |\n",
+      Seconds(query), grep_text, Ratio(query, grepped));
+  absl::PrintF(
+      "| summary, top 10, throttle state (%s) | QueueIndex::Summarize %s | "
+      "`find ... -name '*.eml'`, counted, %s | %s |\n",
+      ThrottleStateName(summary.mpa_throttle->state), Seconds(summarize),
+      Seconds(counted), Ratio(summarize, counted));
 
   if (!absl::GetFlag(FLAGS_keep)) {
     std::error_code error;
