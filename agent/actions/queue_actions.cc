@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -173,10 +174,32 @@ absl::Status QueueActions::ResolveIds(
                                            ", not in ", QueueList(request.id_queues))});
       continue;
     }
+    std::optional<QueueKind> postfix_queue;
+    if (in_postfix) postfix_queue = in_postfix->queue_kind();
+    if (!in_postfix && !request.id_queues.empty()) {
+      // Not indexed yet: the queues asked for must hold it, or it would be
+      // acted on wherever postsuper finds it.
+      postfix_queue = FindPostfixMessage(request.id_queues, id);
+      if (!postfix_queue) {
+        failures.push_back(
+            {id, absl::StrCat("no such message in ", QueueList(request.id_queues))});
+        continue;
+      }
+    }
     // Not indexed is no proof of absence: postsuper has the last word.
-    targets.push_back({QueueSource::kPostfix, id, QueueKind::kUnknown});
+    targets.push_back(
+        {QueueSource::kPostfix, id, postfix_queue.value_or(QueueKind::kUnknown)});
   }
   return absl::OkStatus();
+}
+
+std::optional<QueueKind> QueueActions::FindPostfixMessage(
+    const std::vector<QueueKind>& queues, absl::string_view id) const {
+  for (QueueKind q : queues) {
+    if (SourceOf(q) != QueueSource::kPostfix) continue;
+    if (fs_->Stat(index_->reader().MessagePath(q, id)).ok()) return q;
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) const {
@@ -214,10 +237,8 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
                      ++matches_filter;
                      if (!Applies(request.action, v.queue_kind())) return;
                      if (v.source() == QueueSource::kMpa && spool_ == nullptr) return;
-                     targets.push_back({v.source(), std::string(v.id()),
-                                        v.source() == QueueSource::kMpa
-                                            ? v.queue_kind()
-                                            : QueueKind::kUnknown});
+                     targets.push_back(
+                         {v.source(), std::string(v.id()), v.queue_kind()});
                    });
     // A pattern like "." selects everything as surely as no filter at all.
     if (!request.all && matches_filter > 0 && matches_filter == snapshot->size()) {
@@ -229,9 +250,16 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
   result.matched = targets.size() + result.failures.size();
   std::vector<std::string> postfix_ids;
   std::vector<Target> mpa_items;
+  // Where each Postfix id was selected, for the result (postsuper answers
+  // by id only).
+  absl::flat_hash_map<std::string, QueueKind> postfix_queues;
   for (Target& t : targets) {
-    if (request.dry_run) result.queue_ids.push_back(t.id);
+    if (request.dry_run) {
+      result.queue_ids.push_back(t.id);
+      result.queues.push_back(t.queue);
+    }
     if (t.source == QueueSource::kPostfix) {
+      postfix_queues[t.id] = t.queue;
       postfix_ids.push_back(std::move(t.id));
     } else {
       mpa_items.push_back(std::move(t));
@@ -240,7 +268,7 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
   if (request.dry_run) return result;
   if (!mpa_items.empty()) ActOnMpa(request.action, mpa_items, result);
   if (!postfix_ids.empty()) {
-    absl::Status ran = ActOnPostfix(request.action, postfix_ids, result);
+    absl::Status ran = ActOnPostfix(request.action, postfix_ids, postfix_queues, result);
     if (!ran.ok()) {
       if (mpa_items.empty()) return ran;
       // The MPA items were acted on: report them, and every Postfix id as
@@ -253,20 +281,25 @@ absl::StatusOr<ActionResult> QueueActions::Act(const ActionRequest& request) con
   return result;
 }
 
-absl::Status QueueActions::ActOnPostfix(Action action,
-                                        const std::vector<std::string>& ids,
-                                        ActionResult& result) const {
+absl::Status QueueActions::ActOnPostfix(
+    Action action, const std::vector<std::string>& ids,
+    const absl::flat_hash_map<std::string, QueueKind>& selected_in,
+    ActionResult& result) const {
   const postfix::QueueAction op = *PostfixActionOf(action);
   MF_ASSIGN_OR_RETURN(postfix::ActionOutcome outcome, tools_->Apply(op, ids));
   index_->ApplyUpdates(StateAfter(op, outcome.succeeded));
-  for (std::string& id : outcome.succeeded) result.queue_ids.push_back(std::move(id));
+  for (std::string& id : outcome.succeeded) {
+    auto it = selected_in.find(id);
+    result.queues.push_back(it != selected_in.end() ? it->second : QueueKind::kUnknown);
+    result.queue_ids.push_back(std::move(id));
+  }
   for (auto& f : outcome.failed) result.failures.push_back(std::move(f));
   return absl::OkStatus();
 }
 
 void QueueActions::ActOnMpa(Action action, const std::vector<Target>& items,
                             ActionResult& result) const {
-  std::vector<QueueSnapshot::EntryUpdate> updates;
+  std::vector<RefreshTarget> done;
   for (const Target& t : items) {
     absl::Status s = action == Action::kRespool ? spool_->Respool(t.queue, t.id)
                                                 : spool_->Delete(t.queue, t.id);
@@ -274,14 +307,14 @@ void QueueActions::ActOnMpa(Action action, const std::vector<Target>& items,
       result.failures.push_back({t.id, std::string(s.message())});
       continue;
     }
-    QueueSnapshot::EntryUpdate u;
-    u.source = QueueSource::kMpa;
-    u.queue_id = t.id;
-    if (action == Action::kRespool) u.queue = QueueKind::kMpaRespool;
-    updates.push_back(std::move(u));
+    done.push_back({t.id, QueueKind::kMpaRespool, QueueSource::kMpa});
     result.queue_ids.push_back(t.id);
+    result.queues.push_back(t.queue);
   }
-  index_->ApplyUpdates(updates);
+  // Read back, not assumed: the MPA may already have taken a respooled
+  // item on to mpa-spool, and publishing "in mpa-respool" after that would
+  // undo what the monitor saw.
+  if (!done.empty()) index_->Refresh(done);
 }
 
 std::vector<QueueSnapshot::EntryUpdate> QueueActions::StateAfter(

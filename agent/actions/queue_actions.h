@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "agent/index/queue_index.h"
 #include "agent/mpa/spool_actions.h"
@@ -47,6 +48,10 @@ struct ActionRequest {
 struct ActionResult {
   // Dry run: every selected id. Otherwise: the ids acted on.
   std::vector<std::string> queue_ids;
+  // Parallel to queue_ids: the queue each was selected in (which also says
+  // whether it is a Postfix message or an MPA item); kUnknown for a Postfix
+  // id that was not indexed.
+  std::vector<QueueKind> queues;
   size_t matched = 0;
   std::vector<postfix::ActionFailure> failures;
 };
@@ -81,8 +86,12 @@ class QueueActions {
   // Where an MPA item not (yet) in the index is, among the queues `action`
   // takes items from.
   std::optional<QueueKind> FindMpaItem(Action action, absl::string_view id) const;
+  // Where a Postfix message not (yet) in the index is, among `queues`.
+  std::optional<QueueKind> FindPostfixMessage(const std::vector<QueueKind>& queues,
+                                              absl::string_view id) const;
   // Fails, with nothing recorded, when postsuper could not be run.
   absl::Status ActOnPostfix(Action action, const std::vector<std::string>& ids,
+                            const absl::flat_hash_map<std::string, QueueKind>& selected_in,
                             ActionResult& result) const;
   void ActOnMpa(Action action, const std::vector<Target>& items,
                 ActionResult& result) const;

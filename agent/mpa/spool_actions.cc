@@ -30,6 +30,20 @@ absl::Status SpoolActions::CheckItemExists(QueueKind queue,
       absl::StrCat("no MPA item ", id, " in ", QueueKindName(queue)));
 }
 
+absl::Status SpoolActions::CheckQueueDirectory(QueueKind queue) const {
+  // lstat: a queue directory swapped for a symlink would have root rename
+  // and unlink files outside the spool. And the MPA owns its directories
+  // (their owners and modes): a missing one is reported, not made.
+  const std::string path = absl::StrCat(root_, "/", SpoolDirName(queue));
+  absl::StatusOr<FileInfo> dir = fs_->Stat(path);
+  if (!dir.ok() || dir->type != FileInfo::Type::kDirectory) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the MPA spool ", root_, " has no ", SpoolDirName(queue),
+        "/ directory", dir.ok() ? " (it is not a directory)" : ""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SpoolActions::Respool(QueueKind from, absl::string_view id) {
   MF_RETURN_IF_ERROR(ValidateSpoolId(id));
   if (from != QueueKind::kMpaError) {
@@ -44,16 +58,9 @@ absl::Status SpoolActions::Respool(QueueKind from, absl::string_view id) {
   const std::string to_eml = ItemPath(kTo, id, ".eml");
 
   absl::MutexLock lock(&mu_);
+  MF_RETURN_IF_ERROR(CheckQueueDirectory(from));
   MF_RETURN_IF_ERROR(CheckItemExists(from, id));
-  // The MPA owns its directories (and their owners and modes): a missing
-  // one is reported, not made.
-  absl::StatusOr<FileInfo> target_dir =
-      fs_->Stat(absl::StrCat(root_, "/", SpoolDirName(kTo)));
-  if (!target_dir.ok() || target_dir->type != FileInfo::Type::kDirectory) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the MPA spool ", root_, " has no ", SpoolDirName(kTo),
-        "/ directory to respool into"));
-  }
+  MF_RETURN_IF_ERROR(CheckQueueDirectory(kTo));
   // Checked before the envelope moves: were the .eml's rename the only
   // check, an item already in respool would carry our envelope until the
   // rollback.
@@ -64,17 +71,20 @@ absl::Status SpoolActions::Respool(QueueKind from, absl::string_view id) {
   }
   if (!absl::IsNotFound(clash.status())) return clash.status();
   absl::StatusOr<FileInfo> has_env = fs_->Stat(env);
-  if (!has_env.ok() && !absl::IsNotFound(has_env.status())) {
-    return has_env.status();
+  if (absl::IsNotFound(has_env.status())) {
+    // respool/ is the MPA's input: an item there without its envelope
+    // would be processed with no sender and no recipients.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "MPA item ", id, " has no envelope (.env): restore it, or delete the item"));
   }
+  if (!has_env.ok()) return has_env.status();
 
   // The envelope is linked, not renamed: the .eml must never be without
   // it, in error/ (where a scan would report the item damaged) or in
   // respool/ (where the MPA would pick up an item without envelope).
-  if (has_env.ok()) MF_RETURN_IF_ERROR(fs_->Link(env, to_env));
+  MF_RETURN_IF_ERROR(fs_->Link(env, to_env));
   absl::Status moved = fs_->Rename(eml, to_eml);
   if (!moved.ok()) {
-    if (!has_env.ok()) return moved;
     absl::Status back = fs_->Unlink(to_env);
     if (back.ok()) return moved;
     // Nothing is lost, but the operator has to clean up.
@@ -84,14 +94,12 @@ absl::Status SpoolActions::Respool(QueueKind from, absl::string_view id) {
                      back.message(), "): the item is still at ", eml,
                      ", with a stray envelope at ", to_env));
   }
-  if (has_env.ok()) {
-    absl::Status old = fs_->Unlink(env);
-    if (!old.ok() && !absl::IsNotFound(old)) {
-      return absl::Status(
-          old.code(),
-          absl::StrCat("MPA item ", id, " is respooled, but its old envelope is left at ",
-                       env, ": ", old.message()));
-    }
+  absl::Status old = fs_->Unlink(env);
+  if (!old.ok() && !absl::IsNotFound(old)) {
+    return absl::Status(
+        old.code(),
+        absl::StrCat("MPA item ", id, " is respooled, but its old envelope is left at ",
+                     env, ": ", old.message()));
   }
   spdlog::info("respooled MPA item {} from {} to {}", id, QueueKindName(from),
                QueueKindName(kTo));
@@ -108,6 +116,7 @@ absl::Status SpoolActions::Delete(QueueKind from, absl::string_view id) {
         id, " is in ", QueueKindName(from)));
   }
   absl::MutexLock lock(&mu_);
+  MF_RETURN_IF_ERROR(CheckQueueDirectory(from));
   MF_RETURN_IF_ERROR(CheckItemExists(from, id));
   MF_RETURN_IF_ERROR(fs_->Unlink(ItemPath(from, id, ".eml")));
   absl::Status env = fs_->Unlink(ItemPath(from, id, ".env"));

@@ -33,9 +33,11 @@ class SpoolActions {
   // Moves item `id` from `from`, which must be mpa-error, to mpa-respool:
   // links its .env into respool, renames its .eml there (which makes the
   // item exist in respool and end in error at one instant), then removes
-  // the old .env. An item without .env (damaged, retried all the same)
-  // moves alone. INVALID_ARGUMENT for a malformed id; FAILED_PRECONDITION
-  // from another queue; NOT_FOUND if mpa-error holds no such item;
+  // the old .env. INVALID_ARGUMENT for a malformed id; FAILED_PRECONDITION
+  // from another queue, for an item without .env (respool/ is the MPA's
+  // input: it must never find an item there without its envelope) or a
+  // queue directory missing or not a directory; NOT_FOUND if mpa-error
+  // holds no such item;
   // ALREADY_EXISTS if mpa-respool already holds its .eml or .env. In all
   // these nothing moves. Should the .eml not move, the envelope's copy is
   // removed again, and the error says so if that failed too.
@@ -56,6 +58,9 @@ class SpoolActions {
   // regular .eml); NOT_FOUND naming the item otherwise.
   absl::Status CheckItemExists(QueueKind queue, absl::string_view id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED_PRECONDITION unless `queue`'s directory is a directory (not a
+  // symlink).
+  absl::Status CheckQueueDirectory(QueueKind queue) const;
 
   Filesystem* const fs_;
   const std::string root_;

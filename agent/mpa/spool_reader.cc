@@ -79,7 +79,12 @@ bool SpoolReader::Read(QueueKind queue, absl::string_view id, Message& m,
 absl::Status SpoolReader::Scan(postfix::ScanSink* sink) const {
   Message m;
   std::optional<postfix::ScanProblem> problem;
-  for (QueueKind queue : kSpoolQueues) {
+  // In the direction the MPA moves items (respool to spool, spool to
+  // outgoing or error): an item moving during the scan is then seen twice
+  // (and kept once), never missed.
+  constexpr QueueKind kFlowOrder[] = {QueueKind::kMpaRespool, QueueKind::kMpaSpool,
+                                      QueueKind::kMpaOutgoing, QueueKind::kMpaError};
+  for (QueueKind queue : kFlowOrder) {
     auto entries = fs_->ListDir(absl::StrCat(root_, "/", SpoolDirName(queue)));
     if (!entries.ok()) {
       if (absl::IsNotFound(entries.status())) continue;

@@ -246,6 +246,7 @@ void ToProto(const ActionResult& result, const v1::ActRequest& request,
   out->set_failed(static_cast<int64_t>(result.failures.size()));
   out->set_succeeded(request.dry_run() ? 0 : static_cast<int64_t>(result.queue_ids.size()));
   for (const std::string& id : result.queue_ids) out->add_queue_ids(id);
+  for (QueueKind q : result.queues) out->add_queues(ToProto(q));
   for (const auto& f : result.failures) {
     v1::ActFailure* p = out->add_failures();
     SetText(f.queue_id, p->mutable_queue_id());

@@ -37,17 +37,16 @@ void Merge(const v1::ActResponse& part, v1::ActResponse* sum) {
   sum->mutable_failures()->MergeFrom(part.failures());
 }
 
-// Acts on `ids`, each once, in order, a batch per request, and adds up the
-// answers in `sum`. When a batch fails, `sum` still holds what the batches
-// before it did, and `*answered` says whether there were any.
+// Acts on `ids`, each once, in order, a batch per request, looking for them
+// in `queues` (all when empty), and adds up the answers in `sum`. When a
+// batch fails, `sum` still holds what the batches before it did, and
+// `*answered` says whether there were any.
 absl::Status ActOnIds(AgentClient& agent, v1::Action action,
                       const std::vector<std::string>& ids,
                       const google::protobuf::RepeatedField<int>& queues,
                       bool dry_run, v1::ActResponse* sum, bool* answered) {
-  sum->Clear();
   sum->set_action(action);
   sum->set_dry_run(dry_run);
-  *answered = false;
   // The agent counts a repeated id once per request; across batches only
   // this can.
   std::vector<std::string> unique;
@@ -95,18 +94,48 @@ absl::Status PrintResult(CommandContext& context,
                    " of ", MessageCount(std::max(response.matched(), failed))));
 }
 
+// Ids and where to look for them.
+struct IdGroup {
+  std::vector<std::string> ids;
+  google::protobuf::RepeatedField<int> queues;
+};
+
 absl::Status ActOnIdsAndPrint(CommandContext& context, AgentClient& agent,
-                              v1::Action action,
-                              const std::vector<std::string>& ids,
+                              v1::Action action, const std::vector<IdGroup>& groups,
                               bool dry_run) {
   v1::ActResponse sum;
   bool answered = false;
-  absl::Status status = ActOnIds(agent, action, ids, context.line().filter.queues(),
-                                 dry_run, &sum, &answered);
+  absl::Status status;
+  for (const IdGroup& group : groups) {
+    if (group.ids.empty()) continue;
+    status = ActOnIds(agent, action, group.ids, group.queues, dry_run, &sum, &answered);
+    if (!status.ok()) break;
+  }
   // What was done before a failed batch is shown ahead of the error.
   if (!answered) return status;
   absl::Status printed = PrintResult(context, sum);
   return status.ok() ? printed : status;
+}
+
+// The ids a dry run selected, by side: an id may name both a Postfix
+// message and an MPA item, and the one counted is the one to act on. From
+// an agent that does not say (no queues), the filter's queues go along.
+std::vector<IdGroup> GroupsOf(const v1::ActResponse& preview,
+                              const v1::Filter& filter) {
+  if (preview.queues_size() != preview.queue_ids_size()) {
+    IdGroup all;
+    all.ids.assign(preview.queue_ids().begin(), preview.queue_ids().end());
+    all.queues = filter.queues();
+    return {all};
+  }
+  IdGroup postfix, mpa;
+  for (int q = v1::POSTFIX_MAILDROP; q <= v1::POSTFIX_CORRUPT; ++q) postfix.queues.Add(q);
+  for (int q = v1::MPA_OUTGOING; q <= v1::MPA_RESPOOL; ++q) mpa.queues.Add(q);
+  for (int i = 0; i < preview.queue_ids_size(); ++i) {
+    IdGroup& side = preview.queues(i) >= v1::MPA_OUTGOING ? mpa : postfix;
+    side.ids.push_back(preview.queue_ids(i));
+  }
+  return {postfix, mpa};
 }
 
 // The dry run's answer is what the operator is asked about: it must be
@@ -132,7 +161,10 @@ absl::Status RunAction(CommandContext& context, v1::Action action) {
   const CommandLine& line = context.line();
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
   if (!line.args.empty()) {
-    return ActOnIdsAndPrint(context, *agent, action, line.args, line.dry_run);
+    IdGroup given;
+    given.ids = line.args;
+    given.queues = line.filter.queues();
+    return ActOnIdsAndPrint(context, *agent, action, {given}, line.dry_run);
   }
 
   v1::ActRequest request;
@@ -167,9 +199,8 @@ absl::Status RunAction(CommandContext& context, v1::Action action) {
     return absl::CancelledError(absl::StrCat("not confirmed: no message was ",
                                              ActionPastTense(action)));
   }
-  const std::vector<std::string> ids(preview.queue_ids().begin(),
-                                     preview.queue_ids().end());
-  return ActOnIdsAndPrint(context, *agent, action, ids, /*dry_run=*/false);
+  return ActOnIdsAndPrint(context, *agent, action, GroupsOf(preview, line.filter),
+                          /*dry_run=*/false);
 }
 
 }  // namespace

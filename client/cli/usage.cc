@@ -124,9 +124,10 @@ std::string UsageText(const Command* command) {
   }
   text.push_back('\n');
   AppendWrapped("",
-                "hold, release, requeue, delete and expire take queue IDs or "
-                "filter flags, not both; --all is needed to act on every "
-                "message. A selection by filter is counted first and "
+                "hold, release, requeue, delete, expire and respool take "
+                "queue IDs or filter flags, not both (--queue may go with "
+                "IDs: where to look for them); --all is needed to act on "
+                "every message. A selection by filter is counted first and "
                 "confirmed at the terminal, or needs --yes. See mailfleet "
                 "hold --help.",
                 2, &text);

@@ -273,6 +273,26 @@ TEST_F(MpaServiceTest, AnIdOnBothSidesIsActedOnOnlyWhereTheQueueSays) {
   EXPECT_TRUE(runner_.calls.empty());
 }
 
+// The queues given with ids bind even before the index knows the message:
+// postsuper would act on it wherever it is.
+TEST_F(MpaServiceTest, QueuesGivenWithIdsHoldForMessagesNotYetIndexed) {
+  StartAgent();
+  const std::string fresh = AddMessage(40, "deferred");  // no event, no rescan
+  v1::ActResponse resp;
+  ASSERT_TRUE(Act(v1::ACTION_DELETE, {fresh}, &resp, {v1::POSTFIX_HOLD}).ok());
+  EXPECT_EQ(resp.succeeded(), 0);
+  ASSERT_EQ(resp.failures_size(), 1);
+  EXPECT_THAT(resp.failures(0).reason(), HasSubstr("no such message in hold"));
+  {
+    absl::MutexLock lock(&runner_.mu);
+    EXPECT_TRUE(runner_.calls.empty());
+  }
+  resp.Clear();
+  ASSERT_TRUE(Act(v1::ACTION_DELETE, {fresh}, &resp, {v1::POSTFIX_DEFERRED}).ok());
+  EXPECT_THAT(resp.queue_ids(), ElementsAre(fresh));
+  EXPECT_THAT(resp.queues(), ElementsAre(v1::POSTFIX_DEFERRED));
+}
+
 TEST_F(MpaServiceTest, GetMessageFindsAnItemItHasNotIndexedYet) {
   StartAgent();
   AddItem("error", "fresh-1", kTemplateError);  // no rescan, no event yet

@@ -275,13 +275,43 @@ TEST_P(SpoolActionsTest, RespoolNeverReplacesAnythingInRespool) {
   EXPECT_EQ(spool_->Files(), before);
 }
 
-TEST_P(SpoolActionsTest, RespoolMovesAnItemWithoutEnvelopeAlone) {
+// respool/ is the MPA's input: an item without envelope would be
+// processed with no sender and no recipients. Not even an old envelope
+// left in respool/ may stand in for the missing one.
+TEST_P(SpoolActionsTest, RespoolRefusesAnItemWithoutEnvelope) {
   AddItem(QueueKind::kMpaError, "damaged", /*with_env=*/false);
-  AddItem(QueueKind::kMpaError, "fine");
+  spool_->Write("respool/damaged.env", "sender: stale@example.com\n");
   Tree before = spool_->Files();
-  ASSERT_TRUE(actions_->Respool(QueueKind::kMpaError, "damaged").ok());
-  EXPECT_EQ(spool_->Files(),
-            Moved(before, "error/damaged.eml", "respool/damaged.eml"));
+  absl::Status s = actions_->Respool(QueueKind::kMpaError, "damaged");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("no envelope"));
+  EXPECT_EQ(spool_->Files(), before);
+  // Deleting it is the way out.
+  EXPECT_TRUE(actions_->Delete(QueueKind::kMpaError, "damaged").ok());
+}
+
+// lstat, not stat: a queue directory swapped for a symlink would have root
+// rename and unlink files outside the spool.
+TEST(SpoolActionsRealTest, QueueDirectoriesThatAreSymlinksAreNotFollowed) {
+  namespace fs = std::filesystem;
+  char dir[] = "/tmp/mailfleet-symlinked-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const fs::path root = dir;
+  fs::create_directories(root / "elsewhere");
+  fs::create_directories(root / "spool" / "respool");
+  std::ofstream(root / "elsewhere" / "victim.eml") << "x";
+  std::ofstream(root / "elsewhere" / "victim.env") << "sender: a@b\n";
+  fs::create_directory_symlink(root / "elsewhere", root / "spool" / "error");
+  RealFilesystem real;
+  SpoolActions actions(&real, (root / "spool").string());
+  absl::Status s = actions.Delete(QueueKind::kMpaError, "victim");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  s = actions.Respool(QueueKind::kMpaError, "victim");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(fs::exists(root / "elsewhere" / "victim.eml"));
+  EXPECT_TRUE(fs::exists(root / "elsewhere" / "victim.env"));
+  EXPECT_FALSE(fs::exists(root / "spool" / "respool" / "victim.eml"));
+  fs::remove_all(root);
 }
 
 // The MPA owns its directories: the agent does not make one it lacks.

@@ -286,7 +286,10 @@ TEST_F(CliActionTest, DryRunJsonIsTheAgentsAnswer) {
   expected.set_action(v1::ACTION_REQUEUE);
   expected.set_dry_run(true);
   expected.set_matched(2);
-  for (const std::string& id : HeldIds()) expected.add_queue_ids(id);
+  for (const std::string& id : HeldIds()) {
+    expected.add_queue_ids(id);
+    expected.add_queues(v1::POSTFIX_HOLD);
+  }
   EXPECT_EQ(run.out, ProtobufJson(expected) + "\n");
 }
 
@@ -356,11 +359,37 @@ TEST_F(CliActionTest, ConfirmedActionActsOnExactlyTheDryRunsIds) {
   EXPECT_FALSE(requests[1].dry_run());
   EXPECT_THAT(Ids(requests[1].selector().queue_ids()),
               ElementsAreArray(deferred));
-  // The filter's queues go along, to say where the ids are; nothing else.
+  // The ids go with the queues of their side (all of Postfix's: a message
+  // that moved on since the count is still the one counted), nothing else.
   EXPECT_THAT(requests[1].selector().filter().queues(),
-              ElementsAre(v1::POSTFIX_DEFERRED));
+              ElementsAre(v1::POSTFIX_MAILDROP, v1::POSTFIX_INCOMING, v1::POSTFIX_ACTIVE,
+                          v1::POSTFIX_DEFERRED, v1::POSTFIX_HOLD, v1::POSTFIX_CORRUPT));
   EXPECT_EQ(requests[1].selector().filter().pattern(), "");
   EXPECT_FALSE(requests[1].selector().all());
+}
+
+// An id may name a Postfix message and an MPA item at once: each id counted
+// is acted on on the side it was counted on, one request per side.
+TEST_F(CliActionTest, ConfirmedIdsAreSentWithTheSideTheyWereCountedOn) {
+  std::vector<v1::Message> messages = messages_;
+  v1::Message item;
+  item.set_queue_id(messages_[0].queue_id());  // the same id, an MPA item
+  item.set_queue(v1::MPA_ERROR);
+  messages.push_back(item);
+  service_.SetMessages(messages);
+  CliRun run = Mailfleet({"delete", "--queue", "deferred", "--queue", "mpa-error"},
+                         Terminal{true, "y\n", nullptr});
+  const std::vector<v1::ActRequest> requests = service_.act_requests();
+  ASSERT_EQ(requests.size(), 3u) << run.err;
+  EXPECT_TRUE(requests[0].dry_run());
+  EXPECT_THAT(requests[1].selector().queue_ids(), ::testing::Contains(item.queue_id()));
+  EXPECT_THAT(requests[1].selector().filter().queues(),
+              ::testing::Contains(v1::POSTFIX_DEFERRED));
+  EXPECT_THAT(requests[1].selector().filter().queues(),
+              ::testing::Not(::testing::Contains(v1::MPA_ERROR)));
+  EXPECT_THAT(requests[2].selector().queue_ids(), ::testing::Contains(item.queue_id()));
+  EXPECT_THAT(requests[2].selector().filter().queues(),
+              ElementsAre(v1::MPA_OUTGOING, v1::MPA_ERROR, v1::MPA_SPOOL, v1::MPA_RESPOOL));
 }
 
 TEST_F(CliActionTest, MailArrivingWhileAskingIsLeftAlone) {

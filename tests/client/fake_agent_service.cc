@@ -402,6 +402,7 @@ grpc::Status FakeAgentService::ActLocked(const v1::ActRequest& request,
   // The agent's checks of a selector, with its messages.
   const v1::Selector& selector = request.selector();
   std::vector<std::string> selected;
+  std::vector<v1::QueueKind> selected_in;  // filter path only
   if (!selector.queue_ids().empty()) {
     v1::Filter rest = selector.filter();
     rest.clear_queues();  // with ids, queues say where to look for them
@@ -432,6 +433,7 @@ grpc::Status FakeAgentService::ActLocked(const v1::ActRequest& request,
       if (queues.empty() || std::find(queues.begin(), queues.end(),
                                       message.queue()) != queues.end()) {
         selected.push_back(message.queue_id());
+        selected_in.push_back(message.queue());
       }
     }
   }
@@ -440,6 +442,8 @@ grpc::Status FakeAgentService::ActLocked(const v1::ActRequest& request,
   response->set_matched(static_cast<int64_t>(selected.size()));
   if (request.dry_run()) {
     for (const std::string& id : selected) response->add_queue_ids(id);
+    // As the agent does: the side of each id, for the confirmed run.
+    for (v1::QueueKind q : selected_in) response->add_queues(q);
     return grpc::Status::OK;
   }
   for (const std::string& id : selected) {
