@@ -105,7 +105,9 @@ TEST_F(PostfixToolsE2eTest, RequeueAndExpireChangeStateAsPostfixReportsIt) {
   auto after = Queue();
   // Requeued mail leaves deferred for maildrop (then a new id via pickup).
   EXPECT_TRUE(after.count(requeued) == 0 || after.at(requeued).queue_name != "deferred");
-  if (after.count(expired)) EXPECT_TRUE(after.at(expired).forced_expire);
+  if (after.count(expired)) {
+    EXPECT_TRUE(after.at(expired).forced_expire);
+  }
 }
 
 TEST_F(PostfixToolsE2eTest, FlushWorksWhileRunningAndSaysWhenTheMasterIsDown) {
