@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/dashed_flags.h"
+#include "common/listen_address.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
@@ -62,12 +63,6 @@ ABSL_FLAG(bool, insecure, false,
 
 namespace {
 
-// Plaintext is acceptable only where nobody else can listen in.
-bool IsLoopback(const std::string& listen) {
-  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
-         absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
-}
-
 int Fail(const std::string& message) {
   spdlog::critical("{}", message);
   return 1;
@@ -105,14 +100,9 @@ int main(int argc, char** argv) {
   }
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  if (!IsLoopback(listen)) {
-    // TLS arrives with its own issue; until then every message's content
-    // would cross the network in clear.
-    if (!absl::GetFlag(FLAGS_insecure)) {
-      return Fail("refusing to serve without TLS on " + listen +
-                  ": bind to loopback or pass --insecure");
-    }
-    spdlog::warn("serving WITHOUT TLS on {} (--insecure)", listen);
+  if (auto s = mailfleet::CheckPlaintextListen(listen, absl::GetFlag(FLAGS_insecure));
+      !s.ok()) {
+    return Fail(std::string(s.message()));
   }
 
   mailfleet::RealProcessRunner runner;

@@ -1,0 +1,112 @@
+// mailfleet-controller: watches the gateways listed in --gateways (one
+// Watch stream per agent) and serves the fleet's state over gRPC. SIGHUP
+// reloads the gateways file; a file with errors is reported and the fleet
+// kept as it was.
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "common/dashed_flags.h"
+#include "common/listen_address.h"
+#include "common/fmt_absl.h"
+#include "controller/config/gateways_file.h"
+#include "controller/fleet/fleet.h"
+#include "controller/service/controller_service.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7071", "address:port to serve on");
+ABSL_FLAG(std::string, gateways, "",
+          "the gateways file (a GatewaysFile in protobuf text format); "
+          "SIGHUP reloads it");
+ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(5),
+          "heartbeat asked of every agent (1s to 10m)");
+ABSL_FLAG(absl::Duration, stale_after, absl::Seconds(15),
+          "a gateway silent this long is stale; twice this long, reconnected");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
+ABSL_FLAG(bool, insecure, false,
+          "serve without TLS on an address that is not loopback (logs a warning)");
+
+namespace {
+
+int Fail(const std::string& message) {
+  spdlog::critical("{}", message);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("mailfleet-controller --listen ADDR --gateways FILE");
+  std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
+  std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
+  absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  // Signals are taken synchronously by this thread only.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  if (auto s = mailfleet::CheckPlaintextListen(listen, absl::GetFlag(FLAGS_insecure));
+      !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  const std::string path = absl::GetFlag(FLAGS_gateways);
+  if (path.empty()) return Fail("--gateways FILE is required");
+  mailfleet::controller::LinkOptions options;
+  options.heartbeat = absl::GetFlag(FLAGS_heartbeat);
+  options.stale_after = absl::GetFlag(FLAGS_stale_after);
+  if (auto s = mailfleet::controller::CheckLinkOptions(options); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  auto gateways = mailfleet::controller::LoadGatewaysFile(path);
+  if (!gateways.ok()) return Fail(std::string(gateways.status().message()));
+
+  mailfleet::controller::Fleet fleet(options);
+  fleet.Apply(*gateways);
+  spdlog::info("watching {} gateways from {}", gateways->size(), path);
+
+  mailfleet::controller::ControllerServiceImpl service(&fleet);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail("cannot listen on " + listen);
+  spdlog::info("serving on {} (port {})", listen, port);
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) {
+      spdlog::info("signal {}: shutting down", sig);
+      break;
+    }
+    auto reloaded = mailfleet::controller::LoadGatewaysFile(path);
+    if (!reloaded.ok()) {
+      spdlog::error("SIGHUP: {} not reloaded, keeping {} gateways: {}", path,
+                    fleet.Gateways().size(), reloaded.status().message());
+      continue;
+    }
+    fleet.Apply(*reloaded);
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
