@@ -4,11 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proto/queue_kind_proto.h"
 
 namespace mailfleet {
 namespace {
-
-bool IsMpaQueue(v1::QueueKind queue) { return queue >= v1::MPA_OUTGOING; }
 
 void AddMessages(const v1::WatchSnapshot& part, WatchView::MessageMap* map) {
   for (const v1::Message& message : part.messages()) {
@@ -19,7 +18,7 @@ void AddMessages(const v1::WatchSnapshot& part, WatchView::MessageMap* map) {
 }  // namespace
 
 WatchView::MessageKey WatchView::KeyOf(const v1::Message& message) {
-  return {IsMpaQueue(message.queue()), message.queue_id()};
+  return {ProtoQueueSource(message.queue()) == QueueSource::kMpa, message.queue_id()};
 }
 
 void ApplySummaryUpdate(const v1::SummaryUpdate& update,
@@ -188,10 +187,11 @@ absl::Status WatchView::ApplyHeartbeat(const v1::WatchEvent& event) {
 
 void WatchView::ApplyChange(const v1::MessageChange& change) {
   // A message never changes sides: either queue tells which it is on.
-  const MessageKey key(IsMpaQueue(change.to_queue() != v1::QUEUE_KIND_UNSPECIFIED
-                                      ? change.to_queue()
-                                      : change.from_queue()),
-                       change.queue_id());
+  const MessageKey key(
+      ProtoQueueSource(change.to_queue() != v1::QUEUE_KIND_UNSPECIFIED
+                           ? change.to_queue()
+                           : change.from_queue()) == QueueSource::kMpa,
+      change.queue_id());
   switch (change.kind()) {
     case v1::MessageChange::REMOVED:
       messages_.erase(key);

@@ -22,6 +22,11 @@ absl::string_view QueueKindName(QueueKind kind) {
   return "unknown";
 }
 
+std::string NamesBothSides(QueueKind postfix, QueueKind mpa) {
+  return absl::StrCat("names both a Postfix message (", QueueKindName(postfix),
+                      ") and an MPA item (", QueueKindName(mpa), "): give the queue");
+}
+
 absl::StatusOr<QueueKind> ParseQueueKind(absl::string_view name) {
   for (int i = 1; i < kQueueKindCount; ++i) {
     auto kind = static_cast<QueueKind>(i);

@@ -3,6 +3,7 @@
 #define MAILFLEET_COMMON_QUEUE_KIND_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -40,6 +41,11 @@ inline QueueSource SourceOf(QueueKind kind) {
   return kind >= QueueKind::kMpaOutgoing ? QueueSource::kMpa
                                          : QueueSource::kPostfix;
 }
+
+// Why an id that names a Postfix message (in `postfix`) and an MPA item
+// (in `mpa`) at once is refused without a queue to settle it: "names both a
+// Postfix message (deferred) and an MPA item (mpa-error): give the queue".
+std::string NamesBothSides(QueueKind postfix, QueueKind mpa);
 
 // The queues of Postfix (maildrop..corrupt), in the order `postqueue` lists
 // them, followed by corrupt.

@@ -30,6 +30,10 @@ v1::QueueKind QueueKindToProto(QueueKind kind) {
   return v1::QUEUE_KIND_UNSPECIFIED;
 }
 
+QueueSource ProtoQueueSource(int kind) {
+  return kind >= v1::MPA_OUTGOING ? QueueSource::kMpa : QueueSource::kPostfix;
+}
+
 QueueKind QueueKindFromProto(int kind) {
   switch (kind) {
     case v1::POSTFIX_MAILDROP:

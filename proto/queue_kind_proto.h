@@ -16,6 +16,10 @@ v1::QueueKind QueueKindToProto(QueueKind kind);
 // does not know (a newer agent may send them).
 QueueKind QueueKindFromProto(int kind);
 
+// Whether a wire queue kind is Postfix's or the MPA's: the MPA's numbers
+// start at MPA_OUTGOING, Postfix's are below.
+QueueSource ProtoQueueSource(int kind);
+
 // "deferred", "mpa-error", ...: the operator's name of a wire queue kind;
 // "unknown" for values this build does not know.
 absl::string_view ProtoQueueKindName(int kind);

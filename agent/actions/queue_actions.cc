@@ -134,10 +134,7 @@ absl::Status QueueActions::ResolveIds(
     if (mpa_syntax.ok()) in_mpa = snapshot->Find(QueueSource::kMpa, id);
     if (in_postfix && in_mpa) {
       failures.push_back(
-          {id, absl::StrCat("names both a Postfix message (",
-                            QueueKindName(in_postfix->queue_kind()),
-                            ") and an MPA item (", QueueKindName(in_mpa->queue_kind()),
-                            "): give the queue to act in")});
+          {id, NamesBothSides(in_postfix->queue_kind(), in_mpa->queue_kind())});
       continue;
     }
     std::optional<QueueKind> mpa_queue;

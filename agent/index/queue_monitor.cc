@@ -182,7 +182,7 @@ absl::Status QueueMonitor::Start() {
   if (!spool_top_.empty()) {
     WatchTree(spool_top_, {Role::kSpoolTop}, nullptr);
     for (QueueKind q : mpa::kSpoolQueues) {
-      WatchTree(absl::StrCat(spool_top_, "/", mpa::SpoolDirName(q)),
+      WatchTree(mpa::SpoolQueuePath(spool_top_, q),
                 {Role::kSpoolQueue, q}, nullptr);
     }
   }

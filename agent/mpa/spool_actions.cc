@@ -16,7 +16,7 @@ SpoolActions::SpoolActions(Filesystem* fs, std::string root)
 
 std::string SpoolActions::ItemPath(QueueKind queue, absl::string_view id,
                                    absl::string_view ext) const {
-  return absl::StrCat(root_, "/", SpoolDirName(queue), "/", id, ext);
+  return SpoolItemPath(root_, queue, id, ext);
 }
 
 absl::Status SpoolActions::CheckItemExists(QueueKind queue,
@@ -34,8 +34,7 @@ absl::Status SpoolActions::CheckQueueDirectory(QueueKind queue) const {
   // lstat: a queue directory swapped for a symlink would have root rename
   // and unlink files outside the spool. And the MPA owns its directories
   // (their owners and modes): a missing one is reported, not made.
-  const std::string path = absl::StrCat(root_, "/", SpoolDirName(queue));
-  absl::StatusOr<FileInfo> dir = fs_->Stat(path);
+  absl::StatusOr<FileInfo> dir = fs_->Stat(SpoolQueuePath(root_, queue));
   if (!dir.ok() || dir->type != FileInfo::Type::kDirectory) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the MPA spool ", root_, " has no ", SpoolDirName(queue),

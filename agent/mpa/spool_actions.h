@@ -51,7 +51,7 @@ class SpoolActions {
   absl::Status Delete(QueueKind from, absl::string_view id);
 
  private:
-  // "<root>/<queue>/<id><ext>", as SpoolReader::ItemPath; `id` must be valid.
+  // SpoolItemPath under this spool's root; `id` must be valid.
   std::string ItemPath(QueueKind queue, absl::string_view id,
                        absl::string_view ext) const;
   // OK if `queue` holds item `id` the way SpoolReader lists items (a

@@ -18,12 +18,21 @@ absl::string_view SpoolDirName(QueueKind queue) {
   }
 }
 
+std::string SpoolQueuePath(absl::string_view root, QueueKind queue) {
+  return absl::StrCat(root, "/", SpoolDirName(queue));
+}
+
+std::string SpoolItemPath(absl::string_view root, QueueKind queue,
+                          absl::string_view id, absl::string_view ext) {
+  return absl::StrCat(root, "/", SpoolDirName(queue), "/", id, ext);
+}
+
 SpoolReader::SpoolReader(Filesystem* fs, std::string root)
     : fs_(fs), root_(std::move(root)) {}
 
 std::string SpoolReader::ItemPath(QueueKind queue, absl::string_view id,
                                   absl::string_view ext) const {
-  return absl::StrCat(root_, "/", SpoolDirName(queue), "/", id, ext);
+  return SpoolItemPath(root_, queue, id, ext);
 }
 
 bool SpoolReader::Read(QueueKind queue, absl::string_view id, Message& m,
@@ -85,7 +94,7 @@ absl::Status SpoolReader::Scan(postfix::ScanSink* sink) const {
   constexpr QueueKind kFlowOrder[] = {QueueKind::kMpaRespool, QueueKind::kMpaSpool,
                                       QueueKind::kMpaOutgoing, QueueKind::kMpaError};
   for (QueueKind queue : kFlowOrder) {
-    auto entries = fs_->ListDir(absl::StrCat(root_, "/", SpoolDirName(queue)));
+    auto entries = fs_->ListDir(SpoolQueuePath(root_, queue));
     if (!entries.ok()) {
       if (absl::IsNotFound(entries.status())) continue;
       return entries.status();

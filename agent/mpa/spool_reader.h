@@ -30,6 +30,12 @@ inline constexpr QueueKind kSpoolQueues[] = {
 // "outgoing", "error", "spool", "respool": the queue's directory name.
 absl::string_view SpoolDirName(QueueKind queue);
 
+// The spool's layout, in one place for the reader, the actions and the
+// writer: "<root>/<dir>" and "<root>/<dir>/<id><ext>". `id` must be valid.
+std::string SpoolQueuePath(absl::string_view root, QueueKind queue);
+std::string SpoolItemPath(absl::string_view root, QueueKind queue,
+                          absl::string_view id, absl::string_view ext);
+
 class SpoolReader {
  public:
   // `fs` must outlive the reader.

@@ -70,10 +70,6 @@ bool IsPathComponent(absl::string_view s) {
 
 SpoolWriter::SpoolWriter(std::string root) : root_(std::move(root)) {}
 
-std::string SpoolWriter::QueueDir(QueueKind queue) const {
-  return absl::StrCat(root_, "/", SpoolDirName(queue));
-}
-
 absl::Status SpoolWriter::Publish(absl::string_view name,
                                   absl::string_view bytes,
                                   const std::string& target) {
@@ -110,13 +106,12 @@ absl::Status SpoolWriter::Write(QueueKind queue, absl::string_view id,
                                 absl::string_view content) {
   MF_RETURN_IF_ERROR(ValidateSpoolId(id));
   MF_RETURN_IF_ERROR(CheckQueue(queue));
-  const std::string dir = QueueDir(queue);
-  const std::string eml = absl::StrCat(dir, "/", id, ".eml");
+  const std::string eml = SpoolItemPath(root_, queue, id, ".eml");
   struct stat st;
   if (lstat(eml.c_str(), &st) == 0) {
     return absl::AlreadyExistsError(absl::StrCat("MPA item ", eml, " exists"));
   }
-  const std::string env = absl::StrCat(dir, "/", id, ".env");
+  const std::string env = SpoolItemPath(root_, queue, id, ".env");
   MF_RETURN_IF_ERROR(
       Publish(absl::StrCat(id, ".env"), FormatSpoolEnvelope(envelope), env));
   // The .eml last: from this rename on the item exists, complete.
@@ -135,10 +130,10 @@ absl::Status SpoolWriter::Move(QueueKind from, QueueKind to,
     return absl::InvalidArgumentError(
         absl::StrCat("MPA item ", id, " is already in ", SpoolDirName(to)));
   }
-  const std::string from_eml = absl::StrCat(QueueDir(from), "/", id, ".eml");
-  const std::string from_env = absl::StrCat(QueueDir(from), "/", id, ".env");
-  const std::string to_eml = absl::StrCat(QueueDir(to), "/", id, ".eml");
-  const std::string to_env = absl::StrCat(QueueDir(to), "/", id, ".env");
+  const std::string from_eml = SpoolItemPath(root_, from, id, ".eml");
+  const std::string from_env = SpoolItemPath(root_, from, id, ".env");
+  const std::string to_eml = SpoolItemPath(root_, to, id, ".eml");
+  const std::string to_env = SpoolItemPath(root_, to, id, ".env");
   struct stat st;
   if (lstat(from_eml.c_str(), &st) != 0) {
     return PosixError("lstat", from_eml, errno);
@@ -174,8 +169,8 @@ absl::Status SpoolWriter::Move(QueueKind from, QueueKind to,
 absl::Status SpoolWriter::Remove(QueueKind queue, absl::string_view id) {
   MF_RETURN_IF_ERROR(ValidateSpoolId(id));
   MF_RETURN_IF_ERROR(CheckQueue(queue));
-  const std::string eml = absl::StrCat(QueueDir(queue), "/", id, ".eml");
-  const std::string env = absl::StrCat(QueueDir(queue), "/", id, ".env");
+  const std::string eml = SpoolItemPath(root_, queue, id, ".eml");
+  const std::string env = SpoolItemPath(root_, queue, id, ".env");
   // The .eml first: once it is gone, so is the item.
   if (unlink(eml.c_str()) != 0) return PosixError("unlink", eml, errno);
   if (unlink(env.c_str()) != 0 && errno != ENOENT) {

@@ -65,7 +65,6 @@ class SpoolWriter {
                         absl::string_view bytes);
 
  private:
-  std::string QueueDir(QueueKind queue) const;
   // Writes `bytes` to tmp/<name>, then renames it to `target`.
   absl::Status Publish(absl::string_view name, absl::string_view bytes,
                        const std::string& target);

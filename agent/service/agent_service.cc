@@ -154,9 +154,7 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
     if (mpa_ok) in_mpa = snapshot->Find(QueueSource::kMpa, id);
     if (in_postfix && in_mpa) {
       return absl::InvalidArgumentError(absl::StrCat(
-          id, " names both a Postfix message (", QueueKindName(in_postfix->queue_kind()),
-          ") and an MPA item (", QueueKindName(in_mpa->queue_kind()),
-          "): give the queue"));
+          id, " ", NamesBothSides(in_postfix->queue_kind(), in_mpa->queue_kind())));
     }
     if (in_mpa) return Located{QueueSource::kMpa, in_mpa->queue_kind()};
     if (in_postfix) return Located{QueueSource::kPostfix, in_postfix->queue_kind()};

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli/action_text.h"
 #include "client/cli/commands.h"
+#include "proto/queue_kind_proto.h"
 #include "common/status_macros.h"
 
 namespace mailfleet::cli {
@@ -132,7 +133,8 @@ std::vector<IdGroup> GroupsOf(const v1::ActResponse& preview,
   for (int q = v1::POSTFIX_MAILDROP; q <= v1::POSTFIX_CORRUPT; ++q) postfix.queues.Add(q);
   for (int q = v1::MPA_OUTGOING; q <= v1::MPA_RESPOOL; ++q) mpa.queues.Add(q);
   for (int i = 0; i < preview.queue_ids_size(); ++i) {
-    IdGroup& side = preview.queues(i) >= v1::MPA_OUTGOING ? mpa : postfix;
+    IdGroup& side =
+        ProtoQueueSource(preview.queues(i)) == QueueSource::kMpa ? mpa : postfix;
     side.ids.push_back(preview.queue_ids(i));
   }
   return {postfix, mpa};

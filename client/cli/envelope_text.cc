@@ -46,7 +46,7 @@ void AppendEnvelopeText(const v1::Message& message,
                                           : message.sender());
   // An MPA item has no SMTP client nor queue manager schedule; it has the
   // MPA's error and attempts instead.
-  const bool mpa = message.queue() >= v1::MPA_OUTGOING;
+  const bool mpa = ProtoQueueSource(message.queue()) == QueueSource::kMpa;
   if (mpa) {
     line("mpa error", message.mpa_error().empty() ? "-" : message.mpa_error());
     line("attempts", absl::StrCat(message.mpa_attempts()));
