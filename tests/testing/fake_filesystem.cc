@@ -119,27 +119,37 @@ bool FakeFilesystem::ParentExists(const std::string& path) const {
          dirs_.count(path.substr(0, slash)) > 0;
 }
 
-absl::Status FakeFilesystem::Rename(const std::string& from,
-                                    const std::string& to) {
-  absl::MutexLock lock(&mu_);
+absl::Status FakeFilesystem::CheckNewName(absl::string_view op,
+                                          const std::string& from,
+                                          const std::string& to,
+                                          bool from_may_be_dir) const {
   if (auto it = rename_failures_.find(from); it != rename_failures_.end()) {
     return it->second;
   }
   const std::string paths = absl::StrCat(from, " -> ", to);
-  const bool is_file = files_.count(from) > 0;
-  if (!is_file && !dirs_.count(from)) {
-    return absl::NotFoundError(
-        absl::StrCat("rename ", paths, ": no file ", from));
+  if (!files_.count(from) && !(from_may_be_dir && dirs_.count(from))) {
+    return absl::NotFoundError(absl::StrCat(op, " ", paths, ": no file ", from));
   }
   if (files_.count(to) || dirs_.count(to)) {
     return absl::AlreadyExistsError(
-        absl::StrCat("rename ", paths, ": ", to, " already exists"));
+        absl::StrCat(op, " ", paths, ": ", to, " already exists"));
   }
   if (!ParentExists(to)) {
     return absl::NotFoundError(
-        absl::StrCat("rename ", paths, ": no directory for ", to));
+        absl::StrCat(op, " ", paths, ": no directory for ", to));
   }
-  if (is_file) {
+  return absl::OkStatus();
+}
+
+absl::Status FakeFilesystem::Rename(const std::string& from,
+                                    const std::string& to) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckNewName("rename", from, to, /*from_may_be_dir=*/true);
+      !s.ok()) {
+    return s;
+  }
+  const std::string paths = absl::StrCat(from, " -> ", to);
+  if (files_.count(from) > 0) {
     auto node = files_.extract(from);
     node.key() = to;
     files_.insert(std::move(node));
@@ -174,23 +184,12 @@ absl::Status FakeFilesystem::Rename(const std::string& from,
 
 absl::Status FakeFilesystem::Link(const std::string& from, const std::string& to) {
   absl::MutexLock lock(&mu_);
-  if (auto it = rename_failures_.find(from); it != rename_failures_.end()) {
-    return it->second;
+  if (absl::Status s = CheckNewName("link", from, to, /*from_may_be_dir=*/false);
+      !s.ok()) {
+    return s;
   }
-  const std::string paths = absl::StrCat(from, " -> ", to);
-  auto it = files_.find(from);
-  if (it == files_.end()) {
-    return absl::NotFoundError(absl::StrCat("link ", paths, ": no file ", from));
-  }
-  if (files_.count(to) || dirs_.count(to)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("link ", paths, ": ", to, " already exists"));
-  }
-  if (!ParentExists(to)) {
-    return absl::NotFoundError(absl::StrCat("link ", paths, ": no directory for ", to));
-  }
-  files_.emplace(to, it->second);
-  writes_.push_back(absl::StrCat("link ", paths));
+  files_.emplace(to, files_.at(from));
+  writes_.push_back(absl::StrCat("link ", from, " -> ", to));
   return absl::OkStatus();
 }
 

@@ -51,6 +51,11 @@ class FakeFilesystem : public Filesystem {
  private:
   bool ParentExists(const std::string& path) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // What Rename and Link refuse alike: an injected failure, no `from` (a
+  // file, or also a directory), an existing `to`, or no directory for it.
+  absl::Status CheckNewName(absl::string_view op, const std::string& from,
+                            const std::string& to, bool from_may_be_dir) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::map<std::string, File> files_ ABSL_GUARDED_BY(mu_);
