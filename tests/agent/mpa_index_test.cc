@@ -24,6 +24,7 @@
 #include "common/os/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/fake_dir_watcher.h"
 #include "tests/testing/fake_filesystem.h"
 #include "tests/testing/queue_file_builder.h"
@@ -593,17 +594,10 @@ TEST_F(MpaMonitorTest, AQueueDirectoryCreatedLaterIsWatchedAndItsItemsRead) {
 // A real spool directory, written by the MPA's own writer.
 class MpaRealSpoolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/mailfleet-mpa-index-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-    root_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(root_, ignored);
-  }
+  void SetUp() override { ASSERT_FALSE(root_.empty()); }
 
-  std::string root_;
+  ::mailfleet::testing::TempDir dir_{"mailfleet-mpa-index"};
+  const std::string root_ = dir_.path();
   RealFilesystem fs_;
 };
 

@@ -23,6 +23,7 @@
 #include "common/os/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/fake_filesystem.h"
 
 namespace mailfleet::mpa {
@@ -101,17 +102,7 @@ class FakeSpool : public Spool {
 
 class RealSpool : public Spool {
  public:
-  RealSpool() {
-    std::string tmpl = ::testing::TempDir() + "/mailfleet-spool-actions-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp " << tmpl << ": " << std::strerror(errno);
-    }
-    root_ = tmpl;
-  }
-  ~RealSpool() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(root_, ignored);
-  }
+  RealSpool() { root_ = dir_.path(); }
   Filesystem* fs() override { return &real_; }
   void Write(const std::string& rel, const std::string& data) override {
     std::ofstream out(Path(rel), std::ios::binary);
@@ -125,6 +116,7 @@ class RealSpool : public Spool {
   }
 
  private:
+  ::mailfleet::testing::TempDir dir_{"mailfleet-spool-actions"};
   RealFilesystem real_;
 };
 
@@ -294,9 +286,9 @@ TEST_P(SpoolActionsTest, RespoolRefusesAnItemWithoutEnvelope) {
 // rename and unlink files outside the spool.
 TEST(SpoolActionsRealTest, QueueDirectoriesThatAreSymlinksAreNotFollowed) {
   namespace fs = std::filesystem;
-  char dir[] = "/tmp/mailfleet-symlinked-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const fs::path root = dir;
+  ::mailfleet::testing::TempDir dir("mailfleet-symlinked");
+  ASSERT_FALSE(dir.path().empty());
+  const fs::path root = dir.path();
   fs::create_directories(root / "elsewhere");
   fs::create_directories(root / "spool" / "respool");
   std::ofstream(root / "elsewhere" / "victim.eml") << "x";
@@ -311,7 +303,6 @@ TEST(SpoolActionsRealTest, QueueDirectoriesThatAreSymlinksAreNotFollowed) {
   EXPECT_TRUE(fs::exists(root / "elsewhere" / "victim.eml"));
   EXPECT_TRUE(fs::exists(root / "elsewhere" / "victim.env"));
   EXPECT_FALSE(fs::exists(root / "spool" / "respool" / "victim.eml"));
-  fs::remove_all(root);
 }
 
 // The MPA owns its directories: the agent does not make one it lacks.

@@ -20,6 +20,7 @@
 #include "agent/mpa/spool_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace mailfleet::mpa {
 namespace {
@@ -81,16 +82,12 @@ class Listing : public postfix::ScanSink {
 class SpoolWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "mailfleet-mpa-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl + "/spool";  // not there yet: the writer makes it
+    ASSERT_FALSE(dir_.path().empty());
+    root_ = dir_.path() + "/spool";  // not there yet: the writer makes it
     writer_ = std::make_unique<SpoolWriter>(root_);
   }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(std::filesystem::path(root_).parent_path(),
-                                ignored);
-  }
+
+  ::mailfleet::testing::TempDir dir_{"mailfleet-mpa"};
 
   // A sample item, written to `queue`.
   SampleItem Put(QueueKind queue, uint64_t seed, int64_t index) {

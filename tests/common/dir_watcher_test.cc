@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/fake_dir_watcher.h"
 
 namespace mailfleet {
@@ -48,17 +49,13 @@ const char* KindName(Kind kind) {
 class DirWatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mailfleet_dir_watcher.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    ASSERT_FALSE(root_.empty());
     auto watcher = NewInotifyWatcher();
     ASSERT_TRUE(watcher.ok()) << watcher.status();
     watcher_ = std::move(*watcher);
   }
-  void TearDown() override {
-    watcher_.reset();
-    std::filesystem::remove_all(root_);
-  }
+  // Before the directory goes.
+  void TearDown() override { watcher_.reset(); }
 
   std::string Path(const std::string& rel) { return absl::StrCat(root_, "/", rel); }
 
@@ -121,7 +118,8 @@ class DirWatcherTest : public ::testing::Test {
     return before;
   }
 
-  std::string root_;
+  ::mailfleet::testing::TempDir dir_{"mailfleet_dir_watcher"};
+  const std::string root_ = dir_.path();
   std::unique_ptr<DirWatcher> watcher_;
 };
 

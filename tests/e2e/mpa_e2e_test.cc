@@ -23,6 +23,7 @@
 #include "agent/mpa/spool_writer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 #include "proto/queue_kind_proto.h"
 #include "tests/e2e/agent_process.h"
@@ -84,19 +85,14 @@ class MpaEndToEndTest : public ::testing::Test {
 
   // Each test has a spool and an agent of its own.
   void SetUp() override {
-    char dir[] = "/tmp/mailfleet-mpa-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    spool_ = dir;
+    ASSERT_FALSE(spool_.empty());
     // As the MPA lays its spool out.
     for (const char* q : {"outgoing", "error", "spool", "respool", "tmp"}) {
       std::filesystem::create_directory(Dir(q));
     }
   }
-  void TearDown() override {
-    agent_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(spool_, ec);
-  }
+  // Before the spool goes.
+  void TearDown() override { agent_.reset(); }
 
   void StartAgent(std::vector<std::string> limits = {}) {
     auto port = PickFreeLoopbackPort();
@@ -161,7 +157,8 @@ class MpaEndToEndTest : public ::testing::Test {
   std::string Dir(const std::string& queue) const { return spool_ + "/" + queue; }
 
   static PostfixInstance* postfix_;
-  std::string spool_;
+  TempDir dir_{"mailfleet-mpa-e2e"};
+  const std::string spool_ = dir_.path();
   std::unique_ptr<AgentProcess> agent_;
 };
 PostfixInstance* MpaEndToEndTest::postfix_ = nullptr;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace mailfleet::controller {
 namespace {
@@ -243,25 +244,16 @@ TEST(GatewaysFileTest, ErrorsEscapeWhatTheyQuote) {
 
 class GatewaysFileLoadTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/mailfleet-gateways-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    for (const std::string& path : created_) unlink(path.c_str());
-    rmdir(dir_.c_str());
-  }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
 
   std::string Write(absl::string_view name, absl::string_view text) {
     std::string path = absl::StrCat(dir_, "/", name);
     std::ofstream(path, std::ios::binary) << text;
-    created_.push_back(path);
     return path;
   }
 
-  std::string dir_;
-  std::vector<std::string> created_;
+  ::mailfleet::testing::TempDir temp_{"mailfleet-gateways"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(GatewaysFileLoadTest, LoadsAFileAndNamesItInErrors) {
@@ -284,7 +276,6 @@ TEST_F(GatewaysFileLoadTest, FollowsASymlinkAsAMountedConfigMapHasThem) {
   std::string target = Write("real.txtpb", kExample);
   std::string link = absl::StrCat(dir_, "/link.txtpb");
   ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0) << std::strerror(errno);
-  created_.push_back(link);
   absl::StatusOr<std::vector<Gateway>> gateways = LoadGatewaysFile(link);
   ASSERT_TRUE(gateways.ok()) << gateways.status();
   EXPECT_EQ(gateways->size(), 3u);
@@ -304,7 +295,6 @@ TEST_F(GatewaysFileLoadTest, RefusesADirectoryAFifoAndAnOversizedFile) {
 
   std::string fifo = absl::StrCat(dir_, "/fifo");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
-  created_.push_back(fifo);
   EXPECT_THAT(LoadGatewaysFile(fifo).status().message(),
               HasSubstr("is not a regular file"));
 
