@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   fleet.Apply(*gateways);
   spdlog::info("watching {} gateways from {}", gateways->size(), path);
 
-  mailfleet::controller::ControllerServiceImpl service(&fleet);
+  mailfleet::controller::ControllerServiceImpl service(&fleet, nullptr);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

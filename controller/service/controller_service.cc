@@ -17,11 +17,11 @@ v1::GatewayState ToProto(GatewayState state) {
   return v1::GATEWAY_STATE_UNSPECIFIED;
 }
 
+}  // namespace
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<GatewayView>> SelectFromProto(
     const Fleet& fleet, const v1::GatewaySelector& selector) {

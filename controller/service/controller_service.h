@@ -1,13 +1,26 @@
 // The controller's gRPC service (callback API). It only translates: the
-// fleet's state into replies, requests into selections of gateways.
+// fleet's state into replies, requests into selections of gateways and calls
+// fanned out to their agents. Each RPC lives in its own file:
+// controller_service.cc (ListGateways, shared helpers), fleet_queries.cc
+// (Summary, List, GetMessage), fleet_actions.cc (Act, Flush) and
+// fleet_watch.cc (Watch).
 #ifndef MAILFLEET_CONTROLLER_SERVICE_CONTROLLER_SERVICE_H_
 #define MAILFLEET_CONTROLLER_SERVICE_CONTROLLER_SERVICE_H_
 
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/agent_client.h"
 #include "controller/fleet/fleet.h"
 #include "mailfleet/v1/controller.grpc.pb.h"
 
 namespace mailfleet::controller {
+
+class FleetWatchHub;
 
 // The gateways a request's selector names; none given means every gateway
 // (for listings, not for actions). INVALID_ARGUMENT for a bad label
@@ -17,17 +30,52 @@ absl::StatusOr<std::vector<GatewayView>> SelectFromProto(
 
 void ToProto(const GatewayView& view, v1::Gateway* out);
 
-class ControllerServiceImpl final : public v1::ControllerService::CallbackService {
- public:
-  // `fleet` must outlive the service.
-  explicit ControllerServiceImpl(const Fleet* fleet) : fleet_(fleet) {}
+grpc::Status ToGrpc(const absl::Status& status);
 
-  grpc::ServerUnaryReactor* ListGateways(grpc::CallbackServerContext* context,
-                                         const v1::ListGatewaysRequest* request,
-                                         v1::ListGatewaysResponse* response) override;
+struct ServiceOptions {
+  // How the controller calls agents for List, Summary, GetMessage, Act and
+  // Flush (credentials, message size limit); the timeouts come from each
+  // request.
+  AgentClientOptions client;
+  // Gateways called at once by one fanned-out request.
+  int max_parallel_calls = 64;
+};
+
+class ControllerServiceImpl final
+    : public v1::ControllerService::CallbackService {
+ public:
+  // `fleet` and `hub` must outlive the service.
+  ControllerServiceImpl(const Fleet* fleet, FleetWatchHub* hub,
+                        ServiceOptions options = {})
+      : fleet_(fleet), hub_(hub), options_(std::move(options)) {}
+
+  grpc::ServerUnaryReactor* ListGateways(
+      grpc::CallbackServerContext* context,
+      const v1::ListGatewaysRequest* request,
+      v1::ListGatewaysResponse* response) override;
+  grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
+                                    const v1::FleetSummaryRequest* request,
+                                    v1::FleetSummaryResponse* response) override;
+  grpc::ServerWriteReactor<v1::FleetWatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::FleetWatchRequest* request) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::FleetListRequest* request,
+                                 v1::FleetListResponse* response) override;
+  grpc::ServerWriteReactor<v1::GetMessageResponse>* GetMessage(
+      grpc::CallbackServerContext* context,
+      const v1::FleetGetMessageRequest* request) override;
+  grpc::ServerWriteReactor<v1::GatewayActResult>* Act(
+      grpc::CallbackServerContext* context,
+      const v1::FleetActRequest* request) override;
+  grpc::ServerWriteReactor<v1::GatewayFlushResult>* Flush(
+      grpc::CallbackServerContext* context,
+      const v1::FleetFlushRequest* request) override;
 
  private:
   const Fleet* fleet_;
+  FleetWatchHub* hub_;
+  const ServiceOptions options_;
 };
 
 }  // namespace mailfleet::controller

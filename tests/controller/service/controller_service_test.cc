@@ -61,7 +61,7 @@ class ControllerServiceTest : public ::testing::Test {
 
   RestartableAgent ams_, fra_;
   Fleet fleet_{FastOptions()};
-  ControllerServiceImpl service_{&fleet_};
+  ControllerServiceImpl service_{&fleet_, nullptr};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::ControllerService::Stub> stub_;
 };
