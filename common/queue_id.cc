@@ -111,4 +111,21 @@ std::string PostfixHashPath(absl::string_view id, int depth) {
   return path;
 }
 
+absl::Status ValidateMpaItemId(absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("empty MPA item id");
+  if (id.size() > kMaxMpaItemIdLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MPA item id longer than ", kMaxMpaItemIdLength, " characters"));
+  }
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '_' && c != '-') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MPA item id \"", absl::CHexEscape(id),
+          "\" may hold only letters, digits, '.', '_' and '-'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mailfleet

@@ -19,6 +19,14 @@ inline constexpr size_t kMaxQueueIdLength = 32;
 // says what is wrong in words an operator can act on.
 absl::Status ValidatePostfixQueueId(absl::string_view id);
 
+// Longest MPA item id accepted.
+inline constexpr size_t kMaxMpaItemIdLength = 128;
+
+// OK if `id` is an MPA spool item id, [A-Za-z0-9._-]{1,128}; the error says
+// what is wrong. The MPA's ids and Postfix's are separate spaces: one string
+// may be valid in both.
+absl::Status ValidateMpaItemId(absl::string_view id);
+
 // Postfix's own, looser test for names in a queue directory
 // (mail_queue_id_ok): [A-Za-z0-9_]{1,255}. The scanner lists what Postfix
 // lists, so it uses this; requests use ValidatePostfixQueueId.

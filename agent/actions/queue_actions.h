@@ -18,12 +18,13 @@
 #include "agent/mpa/spool_actions.h"
 #include "agent/postfix/postfix_tools.h"
 #include "common/filter.h"
+#include "common/request_checks.h"
 #include "common/os/filesystem.h"
 
 namespace mailfleet {
 
 // Most ids one request may name; more is refused, not trimmed.
-inline constexpr size_t kMaxIdsPerAction = 100000;
+inline constexpr size_t kMaxIdsPerAction = kMaxActIds;
 
 enum class Action {
   kDelete,   // Postfix: postsuper -d; MPA: mpa-error and mpa-respool items

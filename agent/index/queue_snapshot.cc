@@ -142,13 +142,6 @@ namespace {
 
 }  // namespace
 
-std::string EncodePageToken(const ListCursor& cursor) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(cursor.arrival_us, ":",
-                   cursor.source == QueueSource::kMpa ? "m" : "p", ":",
-                   cursor.queue_id));
-}
-
 absl::StatusOr<ListCursor> DecodePageToken(absl::string_view token) {
   std::string raw;
   auto bad = [] {

@@ -23,6 +23,7 @@
 #include "agent/mpa/throttle.h"
 #include "agent/postfix/queue_reader.h"
 #include "common/filter.h"
+#include "common/list_cursor.h"
 #include "common/message.h"
 
 namespace mailfleet {
@@ -32,15 +33,8 @@ namespace mailfleet {
 using MessageKey = std::pair<QueueSource, std::string>;
 using MessageKeyRef = std::pair<QueueSource, absl::string_view>;
 
-// Where a listing resumes: after the message with this sort key.
-struct ListCursor {
-  int64_t arrival_us = 0;
-  std::string queue_id;
-  QueueSource source = QueueSource::kPostfix;
-};
-
-// Opaque page tokens ("<arrival_us>:<p|m>:<queue_id>", web-safe base64).
-std::string EncodePageToken(const ListCursor& cursor);
+// The cursor in a page token (see common/list_cursor.h); INVALID_ARGUMENT
+// unless its id is valid for its side.
 absl::StatusOr<ListCursor> DecodePageToken(absl::string_view token);
 
 // qshape's age buckets, in minutes; one more bucket holds everything older.

@@ -10,11 +10,6 @@
 namespace mailfleet::mpa {
 namespace {
 
-bool IsIdChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-         c == '_' || c == '-';
-}
-
 // Tabs are allowed in values (an error text may hold one); no other
 // control character is.
 bool HasControl(absl::string_view s) {
@@ -26,22 +21,6 @@ bool HasControl(absl::string_view s) {
 }
 
 }  // namespace
-
-absl::Status ValidateSpoolId(absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError("empty MPA item id");
-  if (id.size() > kMaxSpoolIdLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "MPA item id longer than ", kMaxSpoolIdLength, " characters"));
-  }
-  for (char c : id) {
-    if (!IsIdChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "MPA item id \"", absl::CHexEscape(id),
-          "\" may hold only letters, digits, '.', '_' and '-'"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 std::optional<absl::string_view> SpoolIdOfMessageFile(absl::string_view name) {
   if (!absl::ConsumeSuffix(&name, ".eml")) return std::nullopt;

@@ -19,15 +19,18 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/queue_id.h"
 
 namespace mailfleet::mpa {
 
-inline constexpr size_t kMaxSpoolIdLength = 128;
+inline constexpr size_t kMaxSpoolIdLength = kMaxMpaItemIdLength;
 // Larger envelopes are refused unread: a few thousand recipients fit.
 inline constexpr size_t kMaxEnvelopeBytes = 1 << 20;
 
 // OK if `id` is [A-Za-z0-9._-]{1,128}; the error says what is wrong.
-absl::Status ValidateSpoolId(absl::string_view id);
+inline absl::Status ValidateSpoolId(absl::string_view id) {
+  return ValidateMpaItemId(id);
+}
 
 // The item id of a directory entry named "<id>.eml", if it is one.
 std::optional<absl::string_view> SpoolIdOfMessageFile(absl::string_view name);

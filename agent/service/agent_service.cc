@@ -301,12 +301,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Act(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* AgentServiceImpl::Flush(grpc::CallbackServerContext* context,
                                                   const v1::FlushRequest* request,
                                                   v1::FlushResponse* response) {
-  const int targets = (request->all() ? 1 : 0) + (request->queue_ids_size() > 0 ? 1 : 0) +
-                      (request->site().empty() ? 0 : 1);
-  if (targets != 1) {
-    return Finish(context, absl::InvalidArgumentError(
-                               "flush takes exactly one of: all, queue ids, a site"));
-  }
+  absl::Status targets = CheckFlushTargets(*request);
+  if (!targets.ok()) return Finish(context, targets);
   // PostfixTools checks the ids and the site before it runs anything.
   std::vector<std::string> ids(request->queue_ids().begin(), request->queue_ids().end());
   return RunOnWorker(context, &actions_in_flight_,

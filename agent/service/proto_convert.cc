@@ -45,23 +45,6 @@ void SetSeconds(int64_t seconds, int32_t nanos, google::protobuf::Timestamp* out
 
 }  // namespace
 
-absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
-                                         absl::string_view what) {
-  if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1000000000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " must be a non-negative duration"));
-  }
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-absl::StatusOr<size_t> TopNFromProto(int32_t top_n) {
-  if (top_n < 0 || top_n > kMaxTopN) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("top_n must be between 0 and ", kMaxTopN));
-  }
-  return top_n == 0 ? kDefaultTopN : static_cast<size_t>(top_n);
-}
-
 // Protobuf strings must be UTF-8, and Postfix's text need not be (it keeps
 // whatever a remote server said, made "printable" by its own looser rule):
 // bytes that do not form UTF-8 become '?', as Postfix would show them.
@@ -94,42 +77,6 @@ absl::StatusOr<QueueKind> FromProto(v1::QueueKind kind) {
         absl::StrCat("unknown queue kind ", static_cast<int>(kind)));
   }
   return core;
-}
-
-absl::StatusOr<FilterSpec> FilterSpecFromProto(const v1::Filter& filter) {
-  FilterSpec spec;
-  for (int q : filter.queues()) {
-    auto kind = FromProto(static_cast<v1::QueueKind>(q));
-    if (!kind.ok()) return kind.status();
-    spec.queues.push_back(*kind);
-  }
-  spec.pattern = filter.pattern();
-  spec.regex = filter.regex();
-  for (int f : filter.fields()) {
-    if (f <= v1::MATCH_FIELD_UNSPECIFIED || f > v1::MATCH_FIELD_CLIENT_ADDRESS) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown match field ", f));
-    }
-    spec.fields.push_back(static_cast<MatchField>(f));
-  }
-  if (filter.has_min_age()) {
-    auto d = FromProto(filter.min_age(), "min_age");
-    if (!d.ok()) return d.status();
-    spec.min_age = *d;
-  }
-  if (filter.has_max_age()) {
-    auto d = FromProto(filter.max_age(), "max_age");
-    if (!d.ok()) return d.status();
-    spec.max_age = *d;
-  }
-  spec.min_size = filter.min_size();
-  spec.max_size = filter.max_size();
-  return spec;
-}
-
-absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter) {
-  auto spec = FilterSpecFromProto(filter);
-  if (!spec.ok()) return spec.status();
-  return Filter::Compile(*spec);
 }
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {

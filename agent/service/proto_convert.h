@@ -10,6 +10,7 @@
 #include "agent/index/queue_snapshot.h"
 #include "common/filter.h"
 #include "common/message.h"
+#include "common/request_checks.h"
 #include "mailfleet/v1/agent.pb.h"
 #include "mailfleet/v1/types.pb.h"
 
@@ -17,19 +18,6 @@ namespace mailfleet {
 
 v1::QueueKind ToProto(QueueKind kind);
 absl::StatusOr<QueueKind> FromProto(v1::QueueKind kind);
-
-// Top domains and delay reasons in a summary (Summary, Watch).
-inline constexpr int kDefaultTopN = 10;
-inline constexpr int kMaxTopN = 1000;
-
-absl::StatusOr<FilterSpec> FilterSpecFromProto(const v1::Filter& filter);
-// A request's duration field: well-formed and not negative; `what` names
-// it in the error.
-absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
-                                         absl::string_view what);
-// A request's top_n: kDefaultTopN when 0, refused past kMaxTopN.
-absl::StatusOr<size_t> TopNFromProto(int32_t top_n);
-absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter);
 
 void ToProto(const QueueSnapshot::View& view, v1::Message* out);
 void ToProto(const Message& m, v1::Message* out);
