@@ -19,6 +19,7 @@
 #include "controller/config/gateways_file.h"
 #include "controller/fleet/fleet.h"
 #include "controller/service/controller_service.h"
+#include "controller/service/fleet_watch.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -77,11 +78,13 @@ int main(int argc, char** argv) {
   auto gateways = mailfleet::controller::LoadGatewaysFile(path);
   if (!gateways.ok()) return Fail(std::string(gateways.status().message()));
 
-  mailfleet::controller::Fleet fleet(options);
-  fleet.Apply(*gateways);
+  // The hub outlives the fleet, whose links call it until they stop.
+  mailfleet::controller::FleetWatchHub hub;
+  mailfleet::controller::Fleet fleet(options, hub.ChangeCallback());
+  hub.OnApply(fleet, fleet.Apply(*gateways));
   spdlog::info("watching {} gateways from {}", gateways->size(), path);
 
-  mailfleet::controller::ControllerServiceImpl service(&fleet, nullptr);
+  mailfleet::controller::ControllerServiceImpl service(&fleet, &hub);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -105,8 +108,11 @@ int main(int argc, char** argv) {
                     fleet.Gateways().size(), reloaded.status().message());
       continue;
     }
-    fleet.Apply(*reloaded);
+    hub.OnApply(fleet, fleet.Apply(*reloaded));
   }
+  // Watches never end on their own: ended first, they do not hold the
+  // server's Shutdown to its deadline.
+  hub.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }
