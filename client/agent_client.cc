@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/grpc_status.h"
+#include "client/read_stream.h"
+#include "client/message_stream.h"
 #include "common/status_macros.h"
 
 namespace mailfleet {
@@ -147,57 +149,10 @@ absl::Status AgentClient::GetMessage(const v1::GetMessageRequest& request,
                                      const ContentCallback& on_content) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.stream_timeout);
-  const std::string& queue_id = request.queue_id();
-  const bool envelope_only = request.envelope_only();
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
       stub_->GetMessage(&context, request);
-
-  bool have_envelope = false;
-  absl::Status local;  // A failure on this side; it wins over the stream's.
-  v1::GetMessageResponse part;
-  while (local.ok() && reader->Read(&part)) {
-    switch (part.part_case()) {
-      case v1::GetMessageResponse::kEnvelope:
-        if (have_envelope) {
-          local = absl::InternalError(absl::StrCat(
-              "agent ", address_, " sent a second envelope for ", queue_id));
-        } else {
-          have_envelope = true;
-          on_envelope(part.envelope());
-        }
-        break;
-      case v1::GetMessageResponse::kContent:
-        if (!have_envelope) {
-          local = absl::InternalError(
-              absl::StrCat("agent ", address_,
-                           " sent content before the envelope of ", queue_id));
-        } else if (envelope_only) {
-          local = absl::InternalError(
-              absl::StrCat("agent ", address_, " sent content for ", queue_id,
-                           " although only the envelope was asked for"));
-        } else {
-          local = on_content(part.content());
-        }
-        break;
-      case v1::GetMessageResponse::PART_NOT_SET:
-        local = absl::InternalError(absl::StrCat(
-            "agent ", address_, " sent an empty part for ", queue_id));
-        break;
-    }
-  }
-  if (!local.ok()) {
-    context.TryCancel();
-    while (reader->Read(&part)) {
-    }
-  }
-  grpc::Status finished = reader->Finish();
-  MF_RETURN_IF_ERROR(local);
-  MF_RETURN_IF_ERROR(FromGrpcStatus(finished));
-  if (!have_envelope) {
-    return absl::InternalError(
-        absl::StrCat("agent ", address_, " sent no envelope for ", queue_id));
-  }
-  return absl::OkStatus();
+  return ReadMessageStream(context, *reader, absl::StrCat("agent ", address_),
+                           request, on_envelope, on_content);
 }
 
 absl::StatusOr<v1::MessageWithContent> AgentClient::FetchMessage(
@@ -231,27 +186,9 @@ absl::Status AgentClient::Watch(const v1::WatchRequest& request,
   std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEvent>> reader =
       stub_->Watch(&context, request);
 
-  absl::Status local;  // A failure on this side; it wins over the stream's.
-  bool stopped = false;
-  v1::WatchEvent event;
-  while (reader->Read(&event)) {
-    // An event read just before a Cancel() stays unseen.
-    if (control->cancelled() || !(local = on_event(event)).ok()) {
-      stopped = true;
-      break;
-    }
-  }
-  if (stopped) {
-    // The stream has to be cancelled and drained before Finish.
-    context.TryCancel();
-    while (reader->Read(&event)) {
-    }
-  }
-  grpc::Status finished = reader->Finish();
+  const absl::Status ended = ReadStreamToEnd(context, *reader, on_event, control);
   control->Detach();
-  MF_RETURN_IF_ERROR(local);
-  if (control->cancelled()) return absl::OkStatus();
-  return FromGrpcStatus(finished);
+  return ended;
 }
 
 absl::StatusOr<v1::ActResponse> AgentClient::Act(

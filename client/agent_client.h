@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/message_stream.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet {
@@ -49,6 +50,7 @@ class WatchControl {
 
  private:
   friend class AgentClient;
+  friend class ControllerClient;
 
   // Watch registers its call's context for the time of the call; false
   // (and nothing registered) when already cancelled.
@@ -82,8 +84,8 @@ struct AgentClientOptions {
 class AgentClient {
  public:
   using MessageCallback = std::function<absl::Status(const v1::Message&)>;
-  using EnvelopeCallback = std::function<void(const v1::Message&)>;
-  using ContentCallback = std::function<absl::Status(absl::string_view chunk)>;
+  using EnvelopeCallback = ::mailfleet::EnvelopeCallback;
+  using ContentCallback = ::mailfleet::ContentCallback;
   using WatchCallback = std::function<absl::Status(const v1::WatchEvent&)>;
 
   // Opens a channel to `address` ("host:port", or any gRPC target URI). The

@@ -6,6 +6,7 @@
 #include "client/cli/command_line.h"
 #include "client/cli/commands.h"
 #include "client/cli/filter_flags.h"
+#include "client/cli/gateway_selection.h"
 #include "client/cli/output.h"
 #include "client/cli/usage.h"
 
@@ -32,23 +33,26 @@ bool IsAction(const Command& command) {
   return (command.flag_groups & (kActionFlags | kFlushFlags)) != 0;
 }
 
-// What the operator should read: the agent's own message, with where it
-// came from when the agent was never reached.
+// What the operator should read: the agent's (or controller's) own
+// message, with where it came from when it was never reached.
 std::string FailureMessage(const absl::Status& status, const Command& command,
                            const CommandLine& line) {
   const std::string message = status.message().empty()
                                   ? absl::StatusCodeToString(status.code())
                                   : std::string(status.message());
+  const std::string target = line.controller.empty()
+                                 ? absl::StrCat("agent at ", line.agent)
+                                 : absl::StrCat("controller at ", line.controller);
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
-      return absl::StrCat("cannot reach agent at ", line.agent, ": ", message);
+      return absl::StrCat("cannot reach ", target, ": ", message);
     case absl::StatusCode::kUnknown:
       // gRPC's own failures before any call (a malformed target) come as
-      // UNKNOWN with a message that does not say which agent.
-      return absl::StrCat("agent at ", line.agent, ": ", message);
+      // UNKNOWN with a message that does not say where.
+      return absl::StrCat(target, ": ", message);
     case absl::StatusCode::kDeadlineExceeded:
       return absl::StrCat(
-          "agent at ", line.agent, " did not answer within ",
+          target, " did not answer within ",
           absl::FormatDuration(IsAction(command) ? line.action_timeout
                                                  : line.timeout),
           " (", message, ")",
@@ -100,10 +104,7 @@ absl::Status CheckCommandLine(const CommandLine& line, const Command* command,
       return status;
     }
   }
-  if (line.agent.empty()) {
-    return absl::InvalidArgumentError("no agent given: --agent ADDR");
-  }
-  return absl::OkStatus();
+  return CheckTarget(line);
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 // mailfleet flush [ID...] | flush --site DOMAIN
 #include "client/cli/commands.h"
+#include "client/cli/gateway_selection.h"
 #include "common/status_macros.h"
 
 namespace mailfleet::cli {
 
 absl::Status CheckFlush(const CommandLine& line, bool can_ask) {
+  if (absl::Status chosen = CheckGatewaysChosen(line); !chosen.ok()) {
+    return chosen;
+  }
   if (!line.site.empty() && !line.args.empty()) {
     return absl::InvalidArgumentError(
         "flush takes queue ids or --site, not both");
@@ -13,6 +17,7 @@ absl::Status CheckFlush(const CommandLine& line, bool can_ask) {
 }
 
 absl::Status RunFlush(CommandContext& context) {
+  if (context.fleet()) return RunFleetFlush(context);
   const CommandLine& line = context.line();
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
   v1::FlushRequest request;

@@ -5,6 +5,7 @@
 namespace mailfleet::cli {
 
 absl::Status RunList(CommandContext& context) {
+  if (context.fleet()) return RunFleetList(context);
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
   Output& out = context.out();
   out.BeginMessageList();

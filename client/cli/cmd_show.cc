@@ -1,4 +1,4 @@
-// mailfleet show ID [--envelope-only] [--queue Q]
+// mailfleet show ID [--envelope-only] [--queue Q] [-g GATEWAY]
 #include "client/cli/commands.h"
 #include "common/status_macros.h"
 
@@ -9,10 +9,18 @@ absl::Status CheckShow(const CommandLine& line, bool /*can_ask*/) {
     return absl::InvalidArgumentError(
         "show takes one --queue: the side (Postfix or MPA) to look on");
   }
+  if (!line.controller.empty() &&
+      (line.gateways.size() != 1 || !line.labels.empty() ||
+       line.all_gateways)) {
+    return absl::InvalidArgumentError(
+        "through the controller, show needs the message's gateway: exactly "
+        "one -g NAME");
+  }
   return absl::OkStatus();
 }
 
 absl::Status RunShow(CommandContext& context) {
+  if (context.fleet()) return RunFleetShow(context);
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
   const CommandLine& line = context.line();
   v1::GetMessageRequest request;

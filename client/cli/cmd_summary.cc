@@ -5,6 +5,7 @@
 namespace mailfleet::cli {
 
 absl::Status RunSummary(CommandContext& context) {
+  if (context.fleet()) return RunFleetSummary(context);
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
   v1::SummaryRequest request;
   // Unset, not empty, when no filter flag was given: "everything".

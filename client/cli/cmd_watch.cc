@@ -27,7 +27,19 @@ v1::WatchRequest WatchRequestFor(const CommandLine& line) {
 
 }  // namespace
 
+absl::Status CheckWatch(const CommandLine& line, bool /*can_ask*/) {
+  // The controller's watch is of gateways, not of messages.
+  if (!line.controller.empty() &&
+      (line.filter.ByteSizeLong() > 0 || line.top > 0 || line.messages)) {
+    return absl::InvalidArgumentError(
+        "through the controller, watch follows the gateways: the filter "
+        "flags, --top and --messages are for an agent (--agent)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunWatch(CommandContext& context) {
+  if (context.fleet()) return RunFleetWatch(context);
   MF_ASSIGN_OR_RETURN(AgentClient * agent, context.Agent());
   const CommandLine& line = context.line();
   Output& out = context.out();

@@ -14,6 +14,32 @@ absl::Status SetAgent(absl::string_view value, CommandLine* line) {
   return absl::OkStatus();
 }
 
+absl::Status SetController(absl::string_view value, CommandLine* line) {
+  if (value.empty()) return absl::InvalidArgumentError("expected host:port");
+  line->controller = std::string(value);
+  return absl::OkStatus();
+}
+
+absl::Status AddGateway(absl::string_view value, CommandLine* line) {
+  if (value.empty()) return absl::InvalidArgumentError("expected a gateway name");
+  line->gateways.push_back(std::string(value));
+  return absl::OkStatus();
+}
+
+absl::Status SetLabels(absl::string_view value, CommandLine* line) {
+  // The controller parses the selector: one grammar, in one place.
+  if (value.empty()) {
+    return absl::InvalidArgumentError("expected a label selector (site=ams)");
+  }
+  line->labels = std::string(value);
+  return absl::OkStatus();
+}
+
+absl::Status SetAllGateways(absl::string_view, CommandLine* line) {
+  line->all_gateways = true;
+  return absl::OkStatus();
+}
+
 absl::Status SetOutput(absl::string_view value, CommandLine* line) {
   absl::StatusOr<OutputFormat> format = ParseOutputFormat(value);
   if (!format.ok()) return format.status();
@@ -159,13 +185,27 @@ absl::Status SetEvents(absl::string_view value, CommandLine* line) {
 constexpr FlagSpec kFlags[] = {
     {"--agent", "", "ADDR", "the agent to ask (host:port)", kGlobalFlags,
      SetAgent},
+    {"--controller", "", "ADDR",
+     "the controller to ask (host:port), for the gateways it watches; "
+     "instead of --agent",
+     kGlobalFlags, SetController},
     {"--output", "-o", "FORMAT", "table (default), wide or json", kGlobalFlags,
      SetOutput},
     {"--timeout", "", "DUR",
-     "deadline of each call to the agent (default 30s; 10m for actions and "
-     "flush)",
+     "deadline of each call to the agent, or of each gateway's part of a "
+     "call to the controller (default 30s; 10m for actions and flush)",
      kGlobalFlags, SetTimeout},
     {"--help", "-h", "", "print this help", kGlobalFlags, SetHelp},
+
+    {"--gateway", "-g", "NAME", "this gateway (repeatable)", kGatewayFlags,
+     AddGateway},
+    {"--labels", "-l", "SELECTOR",
+     "the gateways whose labels match: site=ams,env!=test", kGatewayFlags,
+     SetLabels},
+    {"--all-gateways", "", "",
+     "every gateway (queries ask all of them without a selection; actions "
+     "and flush need one)",
+     kGatewayFlags, SetAllGateways},
 
     {"--queue", "", "Q",
      "only these queues (repeatable, or comma-separated): maildrop, incoming, "

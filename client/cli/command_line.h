@@ -31,6 +31,9 @@ enum FlagGroup : uint32_t {
   kActionFlags = 1u << 5,   // hold, release, requeue, delete, expire, respool
   kFlushFlags = 1u << 6,    // flush
   kWatchFlags = 1u << 7,    // watch
+  // -g, -l, --all-gateways: which of the controller's gateways. Every
+  // command takes them, and only with --controller.
+  kGatewayFlags = 1u << 8,
 };
 
 struct CommandLine;
@@ -46,8 +49,9 @@ struct FlagSpec {
 };
 
 struct CommandLine {
-  // Global flags.
+  // Global flags. Exactly one of `agent` and `controller` is needed.
   std::string agent;
+  std::string controller;
   OutputFormat format = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(30);
   // Act and Flush: postsuper on many thousands of messages takes minutes.
@@ -73,6 +77,12 @@ struct CommandLine {
   bool messages = false;
   absl::Duration heartbeat = absl::ZeroDuration();
   int64_t events = 0;
+
+  // Gateway selection, with --controller: by name (-g, repeatable), by
+  // label selector (-l), or all; at most one kind.
+  std::vector<std::string> gateways;
+  std::string labels;
+  bool all_gateways = false;
 
   // Every flag given, in order, to check that it fits the command.
   std::vector<const FlagSpec*> given;

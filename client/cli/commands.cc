@@ -19,43 +19,66 @@ constexpr absl::string_view kActionDetails =
     "queue. Selected by a filter, the action first runs as a dry run, says "
     "how many messages it selected and asks before going on, then acts on "
     "exactly the messages it counted; when standard input is not a "
-    "terminal, it needs --yes instead. Exit status 1 if any message failed.";
+    "terminal, it needs --yes instead. Exit status 1 if any message failed. "
+    "Through the controller (--controller), an action needs gateways: -g "
+    "NAME, -l SELECTOR or --all-gateways; it prints a row per gateway as "
+    "each finishes (GATEWAY MATCHED DONE FAILED ELAPSED ERROR), then the "
+    "failed messages and a total line, and exits 1 if any gateway or message "
+    "failed. A filter's selection is counted on every gateway first, then "
+    "acted on, gateway by gateway, by exactly the ids counted.";
 
 constexpr Command kCommands[] = {
+    {"gateways", "", "the controller's gateways: state, last heard, queue",
+     "Needs --controller. A table NAME ADDRESS STATE LAST-HEARD MESSAGES SIZE "
+     "MPA LABELS, with LAST-ERROR when a gateway has one; MESSAGES ends in ? "
+     "while the count is from before the gateway's current stream. With -o "
+     "json, one Gateway per line.",
+     kGatewayFlags, 0, 0, CheckGateways, RunGateways},
     {"summary", "",
-     "counts, bytes and ages per queue, top domains and delay reasons", "",
-     kFilterFlags | kSummaryFlags, 0, 0, nullptr, RunSummary},
-    {"ls", "", "list messages (every match, page by page, unless --limit)", "",
-     kFilterFlags | kListFlags, 0, 0, nullptr, RunList},
-    {"show", "ID", "one message's (or MPA item's) envelope and raw content", "",
-     kShowFlags, 1, 1, CheckShow, RunShow},
+     "counts, bytes and ages per queue, top domains and delay reasons",
+     "Through the controller: the fleet's totals, a line per gateway, and "
+     "the gateways left out of the total (unreachable, not yet synced, or "
+     "failed with a filter); exit status 1 if any was left out.",
+     kFilterFlags | kSummaryFlags | kGatewayFlags, 0, 0, nullptr, RunSummary},
+    {"ls", "", "list messages (every match, page by page, unless --limit)",
+     "Through the controller, the table has a GATEWAY column first (-o json: "
+     "each message's \"gateway\"); a gateway that fails is reported once on "
+     "standard error (mailfleet: gateway NAME (ADDR): error), the others' "
+     "messages are still listed, and the exit status is 1.",
+     kFilterFlags | kListFlags | kGatewayFlags, 0, 0, nullptr, RunList},
+    {"show", "ID", "one message's (or MPA item's) envelope and raw content",
+     "Through the controller, needs the message's gateway: exactly one -g "
+     "NAME.",
+     kShowFlags | kGatewayFlags, 1, 1, CheckShow, RunShow},
     {"hold", "[ID...]", "put messages on hold (postsuper -h)", kActionDetails,
-     kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunHold},
+     kFilterFlags | kActionFlags | kGatewayFlags, 0, kAnyNumber, CheckAction, RunHold},
     {"release", "[ID...]", "release held messages (postsuper -H)",
-     kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
+     kActionDetails, kFilterFlags | kActionFlags | kGatewayFlags, 0, kAnyNumber, CheckAction,
      RunRelease},
     {"requeue", "[ID...]",
      "requeue messages under new queue ids (postsuper -r)", kActionDetails,
-     kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunRequeue},
+     kFilterFlags | kActionFlags | kGatewayFlags, 0, kAnyNumber, CheckAction, RunRequeue},
     {"delete", "[ID...]",
      "delete messages for good (postsuper -d; MPA items in mpa-error and "
      "mpa-respool too)",
-     kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
+     kActionDetails, kFilterFlags | kActionFlags | kGatewayFlags, 0, kAnyNumber, CheckAction,
      RunDelete},
     {"expire", "[ID...]",
      "bounce messages at the next queue run (postsuper -e)", kActionDetails,
-     kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction, RunExpire},
+     kFilterFlags | kActionFlags | kGatewayFlags, 0, kAnyNumber, CheckAction, RunExpire},
     {"respool", "[ID...]",
      "move MPA items from mpa-error to mpa-respool, for the MPA to process "
      "again",
-     kActionDetails, kFilterFlags | kActionFlags, 0, kAnyNumber, CheckAction,
+     kActionDetails, kFilterFlags | kActionFlags | kGatewayFlags, 0, kAnyNumber, CheckAction,
      RunRespool},
     {"flush", "[ID...]",
      "deliver deferred mail now: all of it, these messages, or --site DOMAIN",
      "With no ID and no --site, flushes the whole queue (postqueue -f); with "
      "IDs, those messages (postqueue -i); with --site, the mail for one "
-     "destination (postqueue -s).",
-     kFlushFlags, 0, kAnyNumber, CheckFlush, RunFlush},
+     "destination (postqueue -s). Through the controller, needs gateways (-g, "
+     "-l or --all-gateways) and prints a row per gateway as each finishes; "
+     "exit status 1 if any failed.",
+     kFlushFlags | kGatewayFlags, 0, kAnyNumber, CheckFlush, RunFlush},
     {"watch", "",
      "follow the queue as it changes: a snapshot, then every change",
      "At a terminal, redraws the summary and the last changes in place, at "
@@ -64,8 +87,12 @@ constexpr Command kCommands[] = {
      "(TIME GENERATION KIND QUEUE-ID FROM->TO [SENDER]). With -o json, "
      "prints every event as one JSON line (a WatchEvent), as it arrives. "
      "Runs until interrupted (exit status 0), until the agent ends the "
-     "stream, or for --events N events.",
-     kFilterFlags | kSummaryFlags | kWatchFlags, 0, 0, nullptr, RunWatch},
+     "stream, or for --events N events. Through the controller: the "
+     "gateways' states and queue totals, a line per gateway as it changes "
+     "(TIME NAME STATE N messages SIZE [mpa STATE]), or a refreshed gateway "
+     "table at a terminal; -o json prints each FleetWatchEvent; the filter "
+     "flags, --top and --messages are for an agent only.",
+     kFilterFlags | kSummaryFlags | kWatchFlags | kGatewayFlags, 0, 0, CheckWatch, RunWatch},
 };
 
 }  // namespace
@@ -83,6 +110,29 @@ absl::StatusOr<AgentClient*> CommandContext::Agent() {
     agent_ = std::move(*agent);
   }
   return agent_.get();
+}
+
+absl::StatusOr<ControllerClient*> CommandContext::Controller() {
+  if (controller_ == nullptr) {
+    // Each gateway's part has the --timeout the command sends along; the
+    // call itself waits a little longer, so that a slow gateway comes back
+    // as its failure rather than as the whole call's.
+    constexpr absl::Duration kMargin = absl::Seconds(10);
+    ControllerClientOptions options;
+    options.rpc_timeout = line_.timeout + kMargin;
+    options.stream_timeout = std::max(options.stream_timeout, line_.timeout);
+    options.action_timeout = line_.action_timeout + kMargin;
+    absl::StatusOr<std::unique_ptr<ControllerClient>> controller =
+        ControllerClient::Connect(line_.controller, options);
+    if (!controller.ok()) return controller.status();
+    controller_ = std::move(*controller);
+  }
+  return controller_.get();
+}
+
+void CommandContext::Warn(absl::string_view text) {
+  *env_.err << "mailfleet: " << text << "\n";
+  env_.err->flush();
 }
 
 absl::StatusOr<bool> CommandContext::Ask(absl::string_view question) {

@@ -1,8 +1,9 @@
 // The commands of `mailfleet`, each a function of a CommandContext, and the
 // table that names them. A command asks the context for its target (the
-// agent now; a controller later) and hands its results to Output; it never
-// prints by itself, except for the one question a destructive action asks
-// through the context.
+// agent, or the controller with --controller) and hands its results to
+// Output; it never prints by itself, except for the one question a
+// destructive action asks and the failed gateways it reports through the
+// context.
 #ifndef MAILFLEET_CLIENT_CLI_COMMANDS_H_
 #define MAILFLEET_CLIENT_CLI_COMMANDS_H_
 
@@ -15,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "client/agent_client.h"
+#include "client/controller_client.h"
 #include "client/cli/cli.h"
 #include "client/cli/command_line.h"
 #include "client/cli/output.h"
@@ -31,6 +33,14 @@ class CommandContext {
 
   // The agent named by --agent, connected on first use.
   absl::StatusOr<AgentClient*> Agent();
+  // The controller named by --controller, connected on first use.
+  absl::StatusOr<ControllerClient*> Controller();
+  // Whether the command goes through the controller.
+  bool fleet() const { return !line_.controller.empty(); }
+
+  // Writes "mailfleet: <text>" on the error stream at once, while the
+  // output goes on: a gateway that failed, among others that answered.
+  void Warn(absl::string_view text);
 
   // Whether the output is a terminal, where `watch` redraws a screen.
   bool output_is_terminal() const { return env_.output_is_terminal; }
@@ -53,6 +63,7 @@ class CommandContext {
   Output& out_;
   const CliEnv& env_;
   std::unique_ptr<AgentClient> agent_;
+  std::unique_ptr<ControllerClient> controller_;
 };
 
 // Command::max_args for commands that take any number of arguments.
@@ -76,8 +87,11 @@ struct Command {
 absl::Span<const Command> AllCommands();
 const Command* FindCommand(absl::string_view name);
 
-// One file each: cmd_summary.cc, cmd_ls.cc, cmd_show.cc, cmd_act.cc (the
-// five postsuper actions), cmd_flush.cc, cmd_watch.cc.
+// One file each: cmd_gateways.cc, cmd_summary.cc, cmd_ls.cc, cmd_show.cc,
+// cmd_act.cc (the postsuper actions and respool), cmd_flush.cc,
+// cmd_watch.cc; what they do through the controller in fleet_*.cc.
+absl::Status CheckGateways(const CommandLine& line, bool can_ask);
+absl::Status RunGateways(CommandContext& context);
 absl::Status RunSummary(CommandContext& context);
 absl::Status RunList(CommandContext& context);
 absl::Status RunShow(CommandContext& context);
@@ -94,7 +108,15 @@ absl::Status RunExpire(CommandContext& context);
 absl::Status CheckFlush(const CommandLine& line, bool can_ask);
 absl::Status RunFlush(CommandContext& context);
 
+absl::Status CheckWatch(const CommandLine& line, bool can_ask);
 absl::Status RunWatch(CommandContext& context);
+
+absl::Status RunFleetSummary(CommandContext& context);
+absl::Status RunFleetList(CommandContext& context);
+absl::Status RunFleetShow(CommandContext& context);
+absl::Status RunFleetAction(CommandContext& context, v1::Action action);
+absl::Status RunFleetFlush(CommandContext& context);
+absl::Status RunFleetWatch(CommandContext& context);
 
 }  // namespace mailfleet::cli
 

@@ -14,6 +14,7 @@ namespace {
 
 // Widths include the gap to the next column. Postfix's long queue ids are
 // 15 to 17 characters; "mpa-outgoing" is the longest queue name.
+constexpr size_t kGatewayWidth = 14;
 constexpr size_t kIdWidth = 18;
 constexpr size_t kQueueWidth = 13;
 constexpr size_t kAgeWidth = 4;
@@ -58,7 +59,12 @@ std::vector<int> RecipientsByReason(const v1::Message& message) {
 
 }  // namespace
 
+size_t MessageTable::WideIndent() const {
+  return kWideIndent + (with_gateway_ ? kGatewayWidth : 0);
+}
+
 void MessageTable::AppendHeader(std::string* out) const {
+  if (with_gateway_) AppendPaddedLeft("GATEWAY", kGatewayWidth, out);
   AppendPaddedLeft("QUEUE ID", kIdWidth, out);
   AppendPaddedLeft("QUEUE", kQueueWidth, out);
   AppendPaddedRight("AGE", kAgeWidth, out);
@@ -78,6 +84,7 @@ void MessageTable::AppendMessage(const v1::Message& message, std::string* out) {
   ++messages_;
   bytes_ += message.size();
 
+  if (with_gateway_) AppendPaddedLeft(message.gateway(), kGatewayWidth, out);
   AppendPaddedLeft(message.queue_id(), kIdWidth, out);
   AppendPaddedLeft(ProtoQueueKindName(message.queue()), kQueueWidth, out);
   std::string text;
@@ -121,18 +128,18 @@ void MessageTable::AppendMessage(const v1::Message& message, std::string* out) {
     const std::string& reason = recipient.delay_reason();
     if (!reason.empty() &&
         (previous_reason == nullptr || *previous_reason != reason)) {
-      out->append(kWideIndent, ' ');
+      out->append(WideIndent(), ' ');
       out->push_back('(');
       AppendSanitized(reason, out);
       out->append(")\n");
     }
     previous_reason = &reason;
-    out->append(kWideIndent, ' ');
+    out->append(WideIndent(), ' ');
     AppendSanitized(recipient.address(), out);
     out->push_back('\n');
   }
   if (!message.parse_error().empty()) {
-    out->append(kWideIndent, ' ');
+    out->append(WideIndent(), ' ');
     out->append("[unreadable: ");
     AppendSanitized(message.parse_error(), out);
     out->append("]\n");

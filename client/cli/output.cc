@@ -62,9 +62,9 @@ absl::Status Output::AppendProtoJsonLine(
   return MaybeFlush();
 }
 
-void Output::BeginMessageList() {
+void Output::BeginMessageList(bool with_gateway) {
   if (format_ == OutputFormat::kJson) return;
-  table_.emplace(format_ == OutputFormat::kWide, display_);
+  table_.emplace(format_ == OutputFormat::kWide, display_, with_gateway);
   table_header_due_ = true;
 }
 
@@ -134,6 +134,83 @@ absl::Status Output::PrintWatchEvent(const v1::WatchEvent& event,
     AppendWatchLogLines(event, note, format_ == OutputFormat::kWide, display_,
                         &buffer_);
   }
+  return Flush();
+}
+
+absl::Status Output::PrintGateways(const v1::ListGatewaysResponse& response) {
+  if (format_ == OutputFormat::kJson) {
+    for (const v1::Gateway& gateway : response.gateways()) {
+      absl::Status status = AppendProtoJsonLine(gateway);
+      if (!status.ok()) return status;
+    }
+  } else {
+    GatewayTable table(display_);
+    for (const v1::Gateway& gateway : response.gateways()) table.Add(gateway);
+    table.Append(&buffer_);
+  }
+  return Flush();
+}
+
+absl::Status Output::PrintFleetSummary(
+    const v1::FleetSummaryResponse& response) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendProtoJsonLine(response);
+    if (!status.ok()) return status;
+  } else {
+    AppendFleetSummary(response, display_, &buffer_);
+  }
+  return Flush();
+}
+
+void Output::BeginGatewayResults() { result_header_due_ = true; }
+
+absl::Status Output::AddGatewayActResult(const v1::GatewayActResult& result) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendProtoJsonLine(result);
+    if (!status.ok()) return status;
+  } else {
+    if (result_header_due_) AppendActRowHeader(&buffer_);
+    AppendActRow(result, &buffer_);
+  }
+  result_header_due_ = false;
+  // Each row as its gateway answers: the slowest must not hold the others.
+  return Flush();
+}
+
+absl::Status Output::EndGatewayActResults(const FleetActTally& tally) {
+  if (format_ != OutputFormat::kJson) AppendActEnd(tally, &buffer_);
+  return Flush();
+}
+
+absl::Status Output::AddGatewayFlushResult(
+    const v1::GatewayFlushResult& result) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendProtoJsonLine(result);
+    if (!status.ok()) return status;
+  } else {
+    if (result_header_due_) AppendFlushRowHeader(&buffer_);
+    AppendFlushRow(result, &buffer_);
+  }
+  result_header_due_ = false;
+  return Flush();
+}
+
+absl::Status Output::PrintFleetWatchEvent(const v1::FleetWatchEvent& event) {
+  if (format_ == OutputFormat::kJson) {
+    absl::Status status = AppendProtoJsonLine(event);
+    if (!status.ok()) return status;
+  } else {
+    AppendFleetWatchLines(event, display_, &buffer_);
+  }
+  return Flush();
+}
+
+absl::Status Output::DrawFleetScreen(absl::string_view title,
+                                     const GatewayTable& table) {
+  buffer_.append(kClearScreen);
+  AppendSanitized(title, &buffer_);
+  buffer_.append("\n\n");
+  table.Append(&buffer_);
   return Flush();
 }
 

@@ -24,10 +24,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/cli/fleet_text.h"
 #include "client/cli/message_table.h"
 #include "client/cli/terminal_text.h"
 #include "client/cli/watch_text.h"
 #include "mailfleet/v1/agent.pb.h"
+#include "mailfleet/v1/controller.pb.h"
 
 namespace mailfleet::cli {
 
@@ -49,7 +51,9 @@ class Output {
   const DisplayContext& display() const { return display_; }
 
   // A listing (`ls`): Begin, then each message as it arrives, then End.
-  void BeginMessageList();
+  // Through the controller the table has a GATEWAY column first (in JSON,
+  // each message carries its gateway anyway).
+  void BeginMessageList(bool with_gateway = false);
   absl::Status AddMessage(const v1::Message& message);
   absl::Status EndMessageList();
 
@@ -68,6 +72,31 @@ class Output {
 
   // flush: "flushed", or the (empty) FlushResponse in JSON.
   absl::Status PrintFlushed(const v1::FlushResponse& response);
+
+  // gateways: the table, or each Gateway as a JSON line.
+  absl::Status PrintGateways(const v1::ListGatewaysResponse& response);
+
+  // summary through the controller: the totals, the gateways and those
+  // left out, or the FleetSummaryResponse in JSON.
+  absl::Status PrintFleetSummary(const v1::FleetSummaryResponse& response);
+
+  // An action or flush through the controller: Begin, then a row per
+  // gateway written the moment its result arrives (a GatewayActResult or
+  // GatewayFlushResult JSON line), then for an action the end: failures
+  // and the total line (nothing more in JSON).
+  void BeginGatewayResults();
+  absl::Status AddGatewayActResult(const v1::GatewayActResult& result);
+  absl::Status EndGatewayActResults(const FleetActTally& tally);
+  absl::Status AddGatewayFlushResult(const v1::GatewayFlushResult& result);
+
+  // watch through the controller, piped or in JSON: each event as it
+  // arrives, as a JSON line or AppendFleetWatchLines' lines.
+  absl::Status PrintFleetWatchEvent(const v1::FleetWatchEvent& event);
+
+  // watch through the controller at a terminal: clears the screen and
+  // draws `title` over the gateway table.
+  absl::Status DrawFleetScreen(absl::string_view title,
+                               const GatewayTable& table);
 
   // watch, piped or in JSON: each event as it arrives, written at once so
   // that `| jq` or a log sees it: the event as a JSON line, or its log
@@ -92,6 +121,7 @@ class Output {
   std::string buffer_;
   std::optional<MessageTable> table_;  // While a listing is in table mode.
   bool table_header_due_ = false;
+  bool result_header_due_ = false;
   // `show -o json` prints once the stream is complete.
   v1::MessageWithContent shown_;
   bool show_content_ = false;

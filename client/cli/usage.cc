@@ -12,9 +12,9 @@ namespace {
 
 constexpr size_t kLineWidth = 79;
 
-constexpr FlagGroup kGroups[] = {kGlobalFlags, kFilterFlags,  kListFlags,
-                                 kShowFlags,   kSummaryFlags, kActionFlags,
-                                 kFlushFlags,  kWatchFlags};
+constexpr FlagGroup kGroups[] = {kGlobalFlags,  kGatewayFlags, kFilterFlags,
+                                 kListFlags,    kShowFlags,    kSummaryFlags,
+                                 kActionFlags,  kFlushFlags,   kWatchFlags};
 
 std::string FlagTitle(const FlagSpec& flag) {
   std::string title = "  ";
@@ -45,6 +45,9 @@ void AppendWrapped(const std::string& title, absl::string_view text,
 
 std::string GroupTitle(FlagGroup group) {
   if (group == kGlobalFlags) return "global flags:";
+  if (group == kGatewayFlags) {
+    return "gateway selection (with --controller; one kind at a time):";
+  }
   std::vector<absl::string_view> users;
   bool actions = false;
   for (const Command& command : AllCommands()) {
@@ -97,7 +100,9 @@ std::string CommandTitle(const Command& command) {
 std::string UsageText(const Command* command) {
   std::string text;
   if (command != nullptr) {
-    absl::StrAppend(&text, "usage: mailfleet --agent ADDR [global flags] ",
+    absl::StrAppend(&text,
+                    "usage: mailfleet --agent ADDR|--controller ADDR [global "
+                    "flags] ",
                     command->name);
     if (!command->args_usage.empty()) {
       absl::StrAppend(&text, " ", command->args_usage);
@@ -111,10 +116,16 @@ std::string UsageText(const Command* command) {
     return text;
   }
   absl::StrAppend(&text,
-                  "usage: mailfleet --agent ADDR [-o table|wide|json] COMMAND "
-                  "[ARGS] [FLAGS]\n\n"
-                  "Flags may come before or after the command.\n\n"
-                  "commands:\n");
+                  "usage: mailfleet --agent ADDR|--controller ADDR "
+                  "[-o table|wide|json]\n"
+                  "                 COMMAND [ARGS] [FLAGS]\n\n");
+  AppendWrapped("",
+                "Flags may come before or after the command. With --agent, a "
+                "command asks one gateway's agent; with --controller, the "
+                "gateways the controller watches (all of them, or those "
+                "selected with -g, -l or --all-gateways).",
+                2, &text);
+  text.append("\ncommands:\n");
   size_t indent = 0;
   for (const Command& c : AllCommands()) {
     indent = std::max(indent, CommandTitle(c).size());
@@ -128,8 +139,11 @@ std::string UsageText(const Command* command) {
                 "queue IDs or filter flags, not both (--queue may go with "
                 "IDs: where to look for them); --all is needed to act on "
                 "every message. A selection by filter is counted first and "
-                "confirmed at the terminal, or needs --yes. See mailfleet "
-                "hold --help.",
+                "confirmed at the terminal, or needs --yes. Through the "
+                "controller, actions and flush need a gateway selection and "
+                "print a row per gateway as each finishes. Exit status: 0 "
+                "done, 1 failed (through the controller: also when any "
+                "gateway failed), 2 usage. See mailfleet hold --help.",
                 2, &text);
   uint32_t all_groups = 0;
   for (FlagGroup group : kGroups) all_groups |= group;

@@ -178,7 +178,8 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
   EXPECT_EQ(RunArgs({"--agent", "a:1"}).err,
             "mailfleet: no command given; see mailfleet --help\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "lst"}).err,
-            "mailfleet: unknown command 'lst': expected summary, ls, show, "
+            "mailfleet: unknown command 'lst': expected gateways, summary, "
+            "ls, show, "
             "hold, release, requeue, delete, expire, respool, flush, watch\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show"}).err,
             "mailfleet: 'show' needs ID: mailfleet show ID\n");
@@ -188,7 +189,9 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
             "mailfleet: unexpected argument 'extra' for 'ls'\n");
   CliRun run = RunArgs({"ls"});
   EXPECT_EQ(run.exit_code, kExitUsage);
-  EXPECT_EQ(run.err, "mailfleet: no agent given: --agent ADDR\n");
+  EXPECT_EQ(run.err,
+            "mailfleet: no agent given: --agent ADDR (or --controller "
+            "ADDR)\n");
 }
 
 TEST(CommandLineTest, ActionFlags) {
@@ -310,7 +313,8 @@ TEST(CliUsageTest, BadWatchFlagsAreUsageErrors) {
   EXPECT_EQ(RunArgs({"--agent", "a:1", "watch", "now"}).err,
             "mailfleet: unexpected argument 'now' for 'watch'\n");
   EXPECT_EQ(RunArgs({"watch"}).err,
-            "mailfleet: no agent given: --agent ADDR\n");
+            "mailfleet: no agent given: --agent ADDR (or --controller "
+            "ADDR)\n");
 }
 
 TEST(CliUsageTest, HelpPrintsUsageAndSucceeds) {
@@ -325,8 +329,8 @@ TEST(CliUsageTest, HelpPrintsUsageAndSucceeds) {
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--older-than")));
   run = RunArgs({"delete", "--help"});
   EXPECT_EQ(run.exit_code, kExitOk);
-  EXPECT_THAT(run.out, StartsWith("usage: mailfleet --agent ADDR [global "
-                                  "flags] delete [ID...] [flags]\n"));
+  EXPECT_THAT(run.out, StartsWith("usage: mailfleet --agent ADDR|--controller "
+                                  "ADDR [global flags] delete [ID...] [flags]\n"));
   EXPECT_THAT(run.out, AllOf(HasSubstr("--dry-run"), HasSubstr("--yes"),
                              HasSubstr("--all"), HasSubstr("--older-than"),
                              HasSubstr("not both")));
@@ -336,8 +340,8 @@ TEST(CliUsageTest, HelpPrintsUsageAndSucceeds) {
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr("--dry-run")));
   run = RunArgs({"watch", "--help"});
   EXPECT_EQ(run.exit_code, kExitOk);
-  EXPECT_THAT(run.out, StartsWith("usage: mailfleet --agent ADDR [global "
-                                  "flags] watch [flags]\n"));
+  EXPECT_THAT(run.out, StartsWith("usage: mailfleet --agent ADDR|--controller "
+                                  "ADDR [global flags] watch [flags]\n"));
   EXPECT_THAT(run.out,
               AllOf(HasSubstr("--messages"), HasSubstr("--heartbeat DUR"),
                     HasSubstr("--events N"), HasSubstr("--top N"),
