@@ -45,3 +45,10 @@ echo
 echo
 # The MPA spool: builds a spool of its own under /tmp, needs no Postfix.
 "$BUILD_DIR/bench/mpa/mailfleet-bench-mpa" --runs "$RUNS"
+echo
+# The controller over 500 gateways (agents in-process, 3,000 messages each);
+# builds a 3,000-message Postfix of its own for the baseline. Needs about
+# 3.5 GiB of memory for the agents.
+"$BUILD_DIR/bench/controller/mailfleet-bench-controller" \
+  --agents-bin "$BUILD_DIR/bench/controller/mailfleet-bench-agents" \
+  --controller-bin "$BUILD_DIR/controller/mailfleet-controller" --runs "$RUNS"
