@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: a real Postfix on loopback with deferred and held mail, an MPA
 # spool beside it (written by mailfleet-mpa-sim as the MPA writes it), the
-# mailfleet agent over both, and the CLI showing them. `demo.sh stop`
-# removes it all.
+# mailfleet agent over both, and the CLI showing them; then two more
+# gateways (each a Postfix and its agent) and a controller over all three,
+# and the CLI showing the fleet. `demo.sh stop` removes it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,32 +15,75 @@ MPA_SIM=$BUILD_DIR/bench/fill/mailfleet-mpa-sim
 SPOOL=$DEMO_DIR/mpa
 AGENT=$BUILD_DIR/agent/mailfleet-agent
 CLI=$BUILD_DIR/client/cli/mailfleet
+CONTROLLER=$BUILD_DIR/controller/mailfleet-controller
+CONTROLLER_ADDR=${CONTROLLER_ADDR:-127.0.0.1:17170}
+# The other two gateways' agents.
+GW2_ADDR=127.0.0.1:17072
+GW3_ADDR=127.0.0.1:17073
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-# Starts the agent and returns once it answers.
+# Starts an agent (NAME ADDRESS CONFIG_DIR [FLAGS...]) and returns once it
+# answers.
 start_agent() {
-  "$AGENT" --listen "$AGENT_ADDR" --postfix-config-dir "$1" --mpa-spool "$SPOOL" \
-    > "$DEMO_DIR/agent.log" 2>&1 &
-  echo $! > "$DEMO_DIR/agent.pid"
+  local name=$1 addr=$2 config=$3
+  shift 3
+  "$AGENT" --listen "$addr" --postfix-config-dir "$config" "$@" \
+    > "$DEMO_DIR/$name-agent.log" 2>&1 &
+  echo $! > "$DEMO_DIR/$name-agent.pid"
   for _ in $(seq 100); do
-    "$CLI" --agent "$AGENT_ADDR" --timeout 1s summary >/dev/null 2>&1 && return
+    "$CLI" --agent "$addr" --timeout 1s summary >/dev/null 2>&1 && return
     sleep 0.1
   done
-  echo "demo: the agent did not start; see $DEMO_DIR/agent.log" >&2
+  echo "demo: the agent of $name did not start; see $DEMO_DIR/$name-agent.log" >&2
+  exit 1
+}
+
+# A private Postfix (NAME MESSAGES SEED) filled over SMTP; prints its
+# config directory.
+start_postfix() {
+  local name=$1 count=$2 seed=$3 port
+  "$TESTPOSTFIX" create --root "$DEMO_DIR/$name" > "$DEMO_DIR/$name.env"
+  port=$(sed -n 's/^smtp_port=//p' "$DEMO_DIR/$name.env")
+  "$TESTPOSTFIX" fill --port "$port" --count "$count" --connections 4 --seed "$seed" >&2
+  "$TESTPOSTFIX" settle --root "$DEMO_DIR/$name" --timeout 300 >&2
+  sed -n 's/^config_dir=//p' "$DEMO_DIR/$name.env"
+}
+
+# Starts the controller over the three gateways and returns once all three
+# are connected.
+start_controller() {
+  cat > "$DEMO_DIR/gateways.txt" <<EOT
+gateway { name: "gw1" address: "$AGENT_ADDR" labels { key: "site" value: "ams" } labels { key: "env" value: "prod" } }
+gateway { name: "gw2" address: "$GW2_ADDR" labels { key: "site" value: "ams" } labels { key: "env" value: "test" } }
+gateway { name: "gw3" address: "$GW3_ADDR" labels { key: "site" value: "fra" } labels { key: "env" value: "prod" } }
+EOT
+  "$CONTROLLER" --listen "$CONTROLLER_ADDR" --gateways "$DEMO_DIR/gateways.txt" \
+    --heartbeat 2s --stale-after 6s > "$DEMO_DIR/controller.log" 2>&1 &
+  echo $! > "$DEMO_DIR/controller.pid"
+  for _ in $(seq 100); do
+    if [ "$("$CLI" --controller "$CONTROLLER_ADDR" --timeout 1s gateways -o json 2>/dev/null \
+          | grep -o '"GATEWAY_CONNECTED"' | wc -l)" -eq 3 ]; then
+      return
+    fi
+    sleep 0.1
+  done
+  echo "demo: the controller did not connect to the three agents; see $DEMO_DIR/controller.log" >&2
   exit 1
 }
 
 stop() {
-  for pidfile in "$DEMO_DIR/agent.pid" "$DEMO_DIR/mpa-sim.pid"; do
+  for pidfile in "$DEMO_DIR"/*.pid; do
     if [ -f "$pidfile" ]; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
       rm -f "$pidfile"
     fi
   done
-  if [ -d "$DEMO_DIR/gw1" ]; then
-    "$TESTPOSTFIX" destroy --root "$DEMO_DIR/gw1"
-  fi
+  for gw in gw1 gw2 gw3; do
+    if [ -d "$DEMO_DIR/$gw" ]; then
+      "$TESTPOSTFIX" destroy --root "$DEMO_DIR/$gw"
+    fi
+  done
   rm -rf "$DEMO_DIR"
   echo "demo stopped"
 }
@@ -64,7 +108,7 @@ start() {
   "$MPA_SIM" malformed --spool "$SPOOL" --queue error > /dev/null
 
   echo "Starting mailfleet-agent on $AGENT_ADDR..."
-  start_agent "$config"
+  start_agent gw1 "$AGENT_ADDR" "$config" --mpa-spool "$SPOOL"
   # The MPA at work meanwhile: items arrive, are processed, some fail.
   "$MPA_SIM" run --spool "$SPOOL" --rate 5 --duration 0 --error-ratio 0.2 \
     > "$DEMO_DIR/mpa-sim.log" 2>&1 &
@@ -112,6 +156,33 @@ start() {
   "$CLI" --agent "$AGENT_ADDR" summary --queue mpa-error --queue mpa-respool --queue mpa-spool --top 3
   say "postqueue -c $config -j | wc -l   # Postfix's own count"
   postqueue -c "$config" -j | wc -l
+
+  echo
+  echo "Now a fleet: two more gateways, each a Postfix with its agent, and a controller over all three..."
+  config2=$(start_postfix gw2 300 11)
+  config3=$(start_postfix gw3 300 12)
+  start_agent gw2 "$GW2_ADDR" "$config2"
+  start_agent gw3 "$GW3_ADDR" "$config3"
+  start_controller
+  local fleet=(--controller "$CONTROLLER_ADDR")
+  say mailfleet --controller "$CONTROLLER_ADDR" gateways
+  "$CLI" "${fleet[@]}" gateways
+  say mailfleet --controller "$CONTROLLER_ADDR" summary -l site=ams
+  "$CLI" "${fleet[@]}" summary -l site=ams
+  say mailfleet --controller "$CONTROLLER_ADDR" ls --limit 6
+  "$CLI" "${fleet[@]}" ls --limit 6
+  say mailfleet --controller "$CONTROLLER_ADDR" hold --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
+  "$CLI" "${fleet[@]}" hold --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
+  say "kill the agent of gw3; the controller notices"
+  kill "$(cat "$DEMO_DIR/gw3-agent.pid")"
+  rm -f "$DEMO_DIR/gw3-agent.pid"
+  sleep 1
+  say mailfleet --controller "$CONTROLLER_ADDR" release --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
+  "$CLI" "${fleet[@]}" release --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes || true
+  start_agent gw3 "$GW3_ADDR" "$config3"
+  sleep 2
+  say mailfleet --controller "$CONTROLLER_ADDR" gateways   # gw3 is back
+  "$CLI" "${fleet[@]}" gateways
   cat <<EOT
 
 The demo keeps running: try
@@ -119,6 +190,10 @@ The demo keeps running: try
   $CLI --agent $AGENT_ADDR show $id
   $CLI --agent $AGENT_ADDR ls --queue mpa-error --match DLP
   $CLI --agent $AGENT_ADDR watch        # a live summary; Ctrl-C ends it
+  $CLI --controller $CONTROLLER_ADDR summary
+  $CLI --controller $CONTROLLER_ADDR ls -l env=prod --queue hold
+  $CLI --controller $CONTROLLER_ADDR show -g gw1 $id --envelope-only
+  $CLI --controller $CONTROLLER_ADDR watch
 Stop it with: make demo-stop
 EOT
 }

@@ -52,7 +52,8 @@ std::string MessagesText(const v1::Gateway& gateway) {
 std::string ElapsedText(const google::protobuf::Duration& elapsed) {
   const absl::Duration d =
       absl::Seconds(elapsed.seconds()) + absl::Nanoseconds(elapsed.nanos());
-  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(10)));
+  if (d < absl::Milliseconds(1)) return "<1ms";
+  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
 }
 
 std::string ClockText(absl::Time time, const DisplayContext& display) {

@@ -173,6 +173,8 @@ void AppendMpaThrottle(const v1::QueueSummary& summary, std::string* out) {
                                  t.spool_items(), " items in spool, ",
                                  t.error_items(), " in error"),
                     kKeyWidth, out);
+  // A fleet's total has none: each gateway has its own.
+  if (!t.has_limits()) return;
   AppendLabeledLine(
       "mpa limits",
       absl::StrCat("throttles above ", t.limits().throttle_spool(),
@@ -188,7 +190,8 @@ void AppendScanProblems(const v1::QueueSummary& summary, std::string* out) {
   }
   out->push_back('\n');
   absl::StrAppend(out, "scan problems: ", summary.scan_problem_count());
-  if (summary.scan_problems_size() < summary.scan_problem_count()) {
+  if (summary.scan_problems_size() > 0 &&
+      summary.scan_problems_size() < summary.scan_problem_count()) {
     absl::StrAppend(out, " (first ", summary.scan_problems_size(), " shown)");
   }
   out->push_back('\n');
