@@ -1,6 +1,7 @@
 #include "client/cli/cli.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/command_line.h"
@@ -43,6 +44,10 @@ std::string FailureMessage(const absl::Status& status, const Command& command,
   const std::string target = line.controller.empty()
                                  ? absl::StrCat("agent at ", line.agent)
                                  : absl::StrCat("controller at ", line.controller);
+  // The controller relays a gateway's own failure, naming the gateway.
+  if (!line.controller.empty() && absl::StartsWith(message, "gateway ")) {
+    return message;
+  }
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
       return absl::StrCat("cannot reach ", target, ": ", message);

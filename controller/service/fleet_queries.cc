@@ -142,7 +142,7 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
 
   MessageRelay(const std::string& gateway, const std::string& address,
                const v1::GetMessageRequest& request, const AgentClientOptions& options)
-      : gateway_(gateway), request_(request) {
+      : gateway_(gateway), address_(address), request_(request) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
     stub_ = v1::AgentService::NewStub(grpc::CreateCustomChannel(
@@ -208,11 +208,19 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   }
 
  private:
+  // The agent's error says which gateway it is from: an unreachable
+  // gateway is not an unreachable controller.
   void FinishClient() {
-    grpc::ServerWriteReactor<v1::GetMessageResponse>::Finish(agent_status_);
+    grpc::ServerWriteReactor<v1::GetMessageResponse>::Finish(
+        agent_status_.ok()
+            ? agent_status_
+            : grpc::Status(agent_status_.error_code(),
+                           absl::StrCat("gateway ", gateway_, " (", address_,
+                                        "): ", agent_status_.error_message())));
   }
 
   const std::string gateway_;
+  const std::string address_;
   const v1::GetMessageRequest request_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
   grpc::ClientContext agent_context_;

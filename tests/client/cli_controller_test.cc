@@ -342,6 +342,17 @@ TEST_F(CliControllerTest, ShowAsksTheGatewayForTheMessage) {
             envelope.queue_id());
 }
 
+TEST_F(CliControllerTest, ShowOfAnUnreachableGatewayDoesNotBlameTheController) {
+  service_.SetFailure(grpc::Status(
+      grpc::StatusCode::UNAVAILABLE,
+      "gateway gw2 (10.0.0.2:7070): failed to connect to all addresses"));
+  CliRun run = Mailfleet({"show", "-g", "gw2", "ABC123"});
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_EQ(run.err,
+            "mailfleet: gateway gw2 (10.0.0.2:7070): failed to connect to all "
+            "addresses\n");
+}
+
 TEST_F(CliControllerTest, ActionRowsComeInArrivalOrderAndAFailedGatewayExits1) {
   service_.SetActScript([](const v1::FleetActRequest& request) {
     // The order the gateways finish in, not the gateways file's.

@@ -244,7 +244,18 @@ TEST_F(FleetQueriesTest, GetMessageForwardsEnvelopeAndContentFromTheNamedGateway
   auto absent = stub_->GetMessage(&ctx3, request);
   while (absent->Read(&part)) {
   }
-  EXPECT_EQ(absent->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  const grpc::Status not_there = absent->Finish();
+  EXPECT_EQ(not_there.error_code(), grpc::StatusCode::NOT_FOUND);
+  // Named, so that the client does not take it for the controller's own.
+  EXPECT_THAT(not_there.error_message(), ::testing::StartsWith("gateway gw-a (127.0.0.1:"));
+  request.set_gateway("gw-down");
+  grpc::ClientContext ctx4;
+  auto down = stub_->GetMessage(&ctx4, request);
+  while (down->Read(&part)) {
+  }
+  const grpc::Status unreachable = down->Finish();
+  EXPECT_EQ(unreachable.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(unreachable.error_message(), HasSubstr("gateway gw-down (127.0.0.1:1)"));
 }
 
 }  // namespace
