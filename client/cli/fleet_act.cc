@@ -1,10 +1,14 @@
 // hold|release|requeue|delete|expire|respool through the controller: the
 // action on the selected gateways, a row per gateway as each finishes.
+#include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "client/cli/act_batches.h"
 #include "client/cli/action_text.h"
 #include "client/cli/commands.h"
@@ -14,6 +18,9 @@
 
 namespace mailfleet::cli {
 namespace {
+
+// Confirmed actions: gateways asked at once, each its own request.
+constexpr size_t kParallelGateways = 16;
 
 v1::FleetActRequest FleetRequestFor(const CommandLine& line,
                                     v1::ActRequest request) {
@@ -149,7 +156,7 @@ absl::Status RunFleetAction(CommandContext& context, v1::Action action) {
 
   // As with one agent: the operator confirms the counts, and each gateway
   // is then asked to act on exactly the ids it counted. That takes a
-  // request per gateway; they go one after the other.
+  // request per gateway; up to kParallelGateways go at once.
   request.set_dry_run(true);
   std::vector<v1::GatewayActResult> previews;
   MF_RETURN_IF_ERROR(StreamAct(context, *controller,
@@ -175,18 +182,34 @@ absl::Status RunFleetAction(CommandContext& context, v1::Action action) {
     return absl::CancelledError(absl::StrCat("not confirmed: no message was ",
                                              ActionPastTense(action)));
   }
+  std::vector<const v1::GatewayActResult*> to_act;
+  for (const v1::GatewayActResult& preview : previews) {
+    if (!preview.has_failure() && !preview.response().queue_ids().empty()) {
+      to_act.push_back(&preview);
+    }
+  }
   FleetActTally done;
   done.action = action;
   context.out().BeginGatewayResults();
-  for (const v1::GatewayActResult& preview : previews) {
-    if (preview.has_failure() || preview.response().queue_ids().empty()) {
-      continue;
+  absl::Mutex mu;  // Over the tally, the output and the first output error.
+  absl::Status written;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < to_act.size();) {
+      v1::GatewayActResult result =
+          ActOnCounted(*controller, line, action, *to_act[i]);
+      absl::MutexLock lock(&mu);
+      done.Add(result);
+      // Each row as its gateway finishes, as in a single fleet request.
+      if (written.ok()) written = context.out().AddGatewayActResult(result);
     }
-    v1::GatewayActResult result =
-        ActOnCounted(*controller, line, action, preview);
-    done.Add(result);
-    MF_RETURN_IF_ERROR(context.out().AddGatewayActResult(result));
+  };
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < std::min(to_act.size(), kParallelGateways); ++w) {
+    workers.emplace_back(work);
   }
+  for (std::thread& worker : workers) worker.join();
+  MF_RETURN_IF_ERROR(written);
   return Finish(context, done, tally.failed_gateways);
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <streambuf>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -424,15 +425,20 @@ TEST_F(CliControllerTest, FilterActionCountsAsksThenActsOnTheCountedIds) {
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_TRUE(requests[0].request().dry_run());
   EXPECT_TRUE(requests[0].selector().all());
-  // Each gateway alone, with exactly the ids it counted.
-  EXPECT_EQ(requests[1].selector().names(0), "gw2");
+  // Each gateway alone (at once, so in any order), with exactly the ids it
+  // counted.
+  std::map<std::string, v1::ActRequest> by_gateway;
+  for (size_t i = 1; i < requests.size(); ++i) {
+    ASSERT_EQ(requests[i].selector().names_size(), 1);
+    by_gateway[requests[i].selector().names(0)] = requests[i].request();
+  }
+  ASSERT_EQ(by_gateway.size(), 2u);
   EXPECT_THAT(std::vector<std::string>(
-                  requests[1].request().selector().queue_ids().begin(),
-                  requests[1].request().selector().queue_ids().end()),
+                  by_gateway["gw2"].selector().queue_ids().begin(),
+                  by_gateway["gw2"].selector().queue_ids().end()),
               ElementsAre("BBB1"));
-  EXPECT_EQ(requests[2].selector().names(0), "gw1");
-  EXPECT_EQ(requests[2].request().selector().queue_ids_size(), 2);
-  EXPECT_FALSE(requests[2].request().dry_run());
+  EXPECT_EQ(by_gateway["gw1"].selector().queue_ids_size(), 2);
+  EXPECT_FALSE(by_gateway["gw1"].dry_run());
   EXPECT_THAT(Lines(run.out).back(),
               "requeue: 2 gateways, 0 failed; 3 matched, 3 done, 0 failed");
 }
