@@ -110,9 +110,10 @@ int main(int argc, char** argv) {
     }
     hub.OnApply(fleet, fleet.Apply(*reloaded));
   }
-  // Watches never end on their own: ended first, they do not hold the
-  // server's Shutdown to its deadline.
+  // Watches never end on their own, and a fleet Act waits for its agents:
+  // both are ended first, or the server's Shutdown would wait for them.
   hub.Shutdown();
+  service.CancelCalls();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

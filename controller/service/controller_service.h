@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "client/agent_client.h"
 #include "controller/fleet/fleet.h"
+#include "controller/service/fan_out.h"
 #include "mailfleet/v1/controller.grpc.pb.h"
 
 namespace mailfleet::controller {
@@ -44,7 +45,8 @@ struct ServiceOptions {
 class ControllerServiceImpl final
     : public v1::ControllerService::CallbackService {
  public:
-  // `fleet` and `hub` must outlive the service.
+  // `fleet` and `hub` must outlive the service; `hub` may be null: Watch is
+  // then UNIMPLEMENTED.
   ControllerServiceImpl(const Fleet* fleet, FleetWatchHub* hub,
                         ServiceOptions options = {})
       : fleet_(fleet), hub_(hub), options_(std::move(options)) {}
@@ -72,10 +74,16 @@ class ControllerServiceImpl final
       grpc::CallbackServerContext* context,
       const v1::FleetFlushRequest* request) override;
 
+  // Cancels every call to an agent in progress, and refuses to start more:
+  // for shutting down, before the server's Shutdown, which waits for the
+  // calls that fanned out to end.
+  void CancelCalls() { calls_.CancelAll(); }
+
  private:
   const Fleet* fleet_;
   FleetWatchHub* hub_;
   const ServiceOptions options_;
+  FanOutRegistry calls_;
 };
 
 }  // namespace mailfleet::controller

@@ -1,5 +1,7 @@
 #include "controller/service/fan_out.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -54,14 +56,51 @@ std::shared_ptr<FanOut> FanOut::Start(std::vector<GatewayTarget> gateways,
     fan_out->on_all_done_();
     return fan_out;
   }
+  if (options.registry != nullptr) options.registry->Add(fan_out);
   fan_out->Pump();
   return fan_out;
 }
 
-void FanOut::Cancel() {
+void FanOutRegistry::Add(std::weak_ptr<FanOut> fan_out) {
+  std::shared_ptr<FanOut> cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) {
+      cancel = fan_out.lock();
+    } else {
+      // Forget the finished ones as new ones come, so that the list stays
+      // as long as the fan-outs in progress.
+      fan_outs_.erase(std::remove_if(fan_outs_.begin(), fan_outs_.end(),
+                                     [](const std::weak_ptr<FanOut>& f) { return f.expired(); }),
+                      fan_outs_.end());
+      fan_outs_.push_back(std::move(fan_out));
+    }
+  }
+  if (cancel) cancel->Cancel(/*in_flight=*/true);
+}
+
+void FanOutRegistry::CancelAll() {
+  std::vector<std::weak_ptr<FanOut>> fan_outs;
   {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
+    fan_outs.swap(fan_outs_);
+  }
+  for (const std::weak_ptr<FanOut>& weak : fan_outs) {
+    if (std::shared_ptr<FanOut> fan_out = weak.lock()) fan_out->Cancel(/*in_flight=*/true);
+  }
+}
+
+void FanOut::Cancel(bool in_flight) {
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (in_flight) {
+      // A finished call's context is still there; cancelling it is a no-op.
+      for (size_t i = 0; i < next_; ++i) {
+        if (calls_[i].context) calls_[i].context->TryCancel();
+      }
+    }
   }
   Pump();
 }
@@ -90,23 +129,32 @@ void FanOut::Pump() {
 }
 
 void FanOut::Launch(size_t i) {
-  Call& call = calls_[i];
-  call.stub = v1::AgentService::NewStub(ChannelTo(gateways_[i].address, options_.client));
-  call.context = std::make_unique<grpc::ClientContext>();
-  call.started = absl::Now();
-  call.context->set_deadline(absl::ToChronoTime(call.started + options_.timeout));
-  start_(i, call.stub.get(), call.context.get(),
-         [self = shared_from_this(), i](grpc::Status status) {
-           const absl::Duration elapsed = absl::Now() - self->calls_[i].started;
-           {
-             absl::MutexLock lock(&self->mu_);
-             --self->in_flight_;
-           }
-           self->Report(i, status, elapsed);
-           self->calls_[i].context.reset();
-           self->calls_[i].stub.reset();
-           self->Pump();
-         });
+  v1::AgentService::Stub* stub;
+  grpc::ClientContext* context;
+  absl::Time started;
+  {
+    absl::MutexLock lock(&mu_);
+    Call& call = calls_[i];
+    call.stub = v1::AgentService::NewStub(ChannelTo(gateways_[i].address, options_.client));
+    call.context = std::make_unique<grpc::ClientContext>();
+    call.started = started = absl::Now();
+    call.context->set_deadline(
+        absl::ToChronoTime(std::min(started + options_.timeout, options_.deadline)));
+    // Cancelled between its turn coming and now: it starts cancelled.
+    if (cancelled_) call.context->TryCancel();
+    stub = call.stub.get();
+    context = call.context.get();
+  }
+  // Outside the lock: gRPC may run the callback inline.
+  start_(i, stub, context, [self = shared_from_this(), i, started](grpc::Status status) {
+    const absl::Duration elapsed = absl::Now() - started;
+    {
+      absl::MutexLock lock(&self->mu_);
+      --self->in_flight_;
+    }
+    self->Report(i, status, elapsed);
+    self->Pump();
+  });
 }
 
 void FanOut::Report(size_t i, const grpc::Status& status, absl::Duration elapsed) {

@@ -30,12 +30,38 @@ struct GatewayTarget {
   std::string address;
 };
 
+class FanOut;
+
+// The fan-outs in progress, so that a controller shutting down can cancel
+// their calls: gRPC's Server::Shutdown waits for every call to end, and a
+// fleet Act waits for its agents.
+//
+// Thread-safe.
+class FanOutRegistry {
+ public:
+  void Add(std::weak_ptr<FanOut> fan_out) ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancels every fan-out's calls, in flight or not started, and those of
+  // any fan-out started later.
+  void CancelAll() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::weak_ptr<FanOut>> fan_outs_ ABSL_GUARDED_BY(mu_);
+};
+
 struct FanOutOptions {
   // Credentials and message size limit of each call.
   AgentClientOptions client;
-  // Each gateway's deadline, from when its call starts.
+  // Each gateway's deadline, from when its call starts...
   absl::Duration timeout = absl::Seconds(10);
+  // ...but never past the deadline of the request that fanned out: nobody
+  // would be there for the answer.
+  absl::Time deadline = absl::InfiniteFuture();
+  // At least 1.
   int max_parallel = 64;
+  // Null: the fan-out cannot be cancelled from outside.
+  FanOutRegistry* registry = nullptr;
 };
 
 // A failed call as a reply row: one line naming the address and the code.
@@ -59,12 +85,14 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                                        StartCall start, OnResult on_result,
                                        std::function<void()> on_all_done);
 
-  // Gateways not called yet are not called; calls in flight run on.
-  void Cancel() ABSL_LOCKS_EXCLUDED(mu_);
+  // Gateways not called yet are not called; calls in flight are cancelled
+  // too with `in_flight`, else they run on.
+  void Cancel(bool in_flight) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::vector<GatewayTarget>& gateways() const { return gateways_; }
 
  private:
+  // Kept until the fan-out goes, so that Cancel may reach any call.
   struct Call {
     std::unique_ptr<v1::AgentService::Stub> stub;
     std::unique_ptr<grpc::ClientContext> context;
@@ -85,9 +113,9 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   const StartCall start_;
   const OnResult on_result_;
   const std::function<void()> on_all_done_;
-  std::vector<Call> calls_;  // slot i is gateway i's, written by Launch(i) only
-
   absl::Mutex mu_;
+  // Slot i is gateway i's, set up by Launch(i) under mu_, then read-only.
+  std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   size_t reported_ ABSL_GUARDED_BY(mu_) = 0;

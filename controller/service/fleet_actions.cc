@@ -118,7 +118,7 @@ class ResultStream : public grpc::ServerWriteReactor<Result> {
     // takes mu_: cancel from a thread of its own.
     if (fan_out_ == nullptr) return;
     std::shared_ptr<FanOut> fan_out = fan_out_;
-    std::thread([fan_out] { fan_out->Cancel(); }).detach();
+    std::thread([fan_out] { fan_out->Cancel(/*in_flight=*/false); }).detach();
   }
 
   std::optional<Result*> NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -211,10 +211,10 @@ ResultStream<Result>* RunFleetAction(
 }  // namespace
 
 grpc::ServerWriteReactor<v1::GatewayActResult>* ControllerServiceImpl::Act(
-    grpc::CallbackServerContext*, const v1::FleetActRequest* request) {
+    grpc::CallbackServerContext* context, const v1::FleetActRequest* request) {
   absl::Status checked = CheckActRequest(request->request());
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, request->has_timeout() ? &request->timeout() : nullptr, kDefaultActTimeout);
+      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr, kDefaultActTimeout);
   if (checked.ok()) checked = options.status();
   absl::StatusOr<std::vector<GatewayView>> selected =
       checked.ok() ? SelectForAction(*fleet_, request->selector())
@@ -236,14 +236,14 @@ grpc::ServerWriteReactor<v1::GatewayActResult>* ControllerServiceImpl::Act(
 }
 
 grpc::ServerWriteReactor<v1::GatewayFlushResult>* ControllerServiceImpl::Flush(
-    grpc::CallbackServerContext*, const v1::FleetFlushRequest* request) {
+    grpc::CallbackServerContext* context, const v1::FleetFlushRequest* request) {
   absl::Status checked = CheckFlushTargets(request->request());
   for (const std::string& id : request->request().queue_ids()) {
     if (!checked.ok()) break;
     checked = ValidatePostfixQueueId(id);
   }
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, request->has_timeout() ? &request->timeout() : nullptr,
+      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr,
       kDefaultFlushTimeout);
   if (checked.ok()) checked = options.status();
   absl::StatusOr<std::vector<GatewayView>> selected =

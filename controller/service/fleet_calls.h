@@ -15,9 +15,16 @@ namespace mailfleet::controller {
 
 std::vector<GatewayTarget> TargetsOf(const std::vector<GatewayView>& views);
 
-// `timeout` (`fallback` when unset; refused when negative or malformed)
-// with the service's client options and parallelism.
+// The longest per-gateway timeout a request may ask for.
+inline constexpr absl::Duration kMaxGatewayTimeout = absl::Hours(1);
+
+// `timeout` (`fallback` when unset; refused when negative, malformed or
+// over kMaxGatewayTimeout), bounded by the deadline of `context`'s call,
+// with the service's client options and parallelism, cancelled through
+// `registry`.
 absl::StatusOr<FanOutOptions> FanOutOptionsFor(const ServiceOptions& service,
+                                               FanOutRegistry* registry,
+                                               const grpc::CallbackServerContext& context,
                                                const google::protobuf::Duration* timeout,
                                                absl::Duration fallback);
 

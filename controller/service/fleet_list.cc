@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <tuple>
@@ -25,6 +26,11 @@ namespace {
 constexpr absl::Duration kDefaultListTimeout = absl::Seconds(10);
 constexpr int kDefaultPageSize = 1000;
 constexpr int kMaxPageSize = 10000;
+// Messages one page may ask of all its gateways together, so that a page
+// from 500 gateways does not hold 500 pages in memory; each gateway is
+// still asked for at least kMinPerGateway.
+constexpr int kListBudget = 20000;
+constexpr int kMinPerGateway = 20;
 
 absl::StatusOr<v1::FleetListCursor> DecodeToken(const std::string& token) {
   v1::FleetListCursor cursor;
@@ -84,12 +90,28 @@ class FleetPage {
              SortKey(answers_[a.gateway].messages(a.next), targets_[a.gateway].name);
     };
     std::priority_queue<Head, std::vector<Head>, decltype(later)> heads(later);
+    // A gateway that has more than it sent may have messages anywhere after
+    // its last one: nothing past the least such last message is taken.
+    std::optional<std::tuple<int64_t, std::string, std::string, QueueSource>> frontier;
     for (auto& [i, answer] : answers_) {
-      if (answer.messages_size() > 0) heads.push({i, 0});
+      if (answer.messages_size() == 0) continue;
+      heads.push({i, 0});
+      if (answer.next_page_token().empty()) continue;
+      const v1::Message& last = answer.messages(answer.messages_size() - 1);
+      auto key = std::make_tuple(ArrivalMicros(last), targets_[i].name, last.queue_id(),
+                                 ProtoQueueSource(last.queue()));
+      if (!frontier || key < *frontier) frontier = std::move(key);
     }
     std::map<size_t, int> taken;  // gateway: how many of its answer
     while (static_cast<size_t>(response->messages_size()) < page_size && !heads.empty()) {
       Head head = heads.top();
+      if (frontier) {
+        const v1::Message& next = answers_[head.gateway].messages(head.next);
+        if (std::make_tuple(ArrivalMicros(next), targets_[head.gateway].name, next.queue_id(),
+                            ProtoQueueSource(next.queue())) > *frontier) {
+          break;
+        }
+      }
       heads.pop();
       v1::Message* m = response->add_messages();
       *m = std::move(*answers_[head.gateway].mutable_messages(head.next));
@@ -157,7 +179,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::List(
   absl::Status filter = CompileFilter(request->filter()).status();
   if (!filter.ok()) return refuse(filter);
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, request->has_timeout() ? &request->timeout() : nullptr, kDefaultListTimeout);
+      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr, kDefaultListTimeout);
   if (!options.ok()) return refuse(options.status());
   absl::StatusOr<v1::FleetListCursor> given = DecodeToken(request->page_token());
   if (!given.ok()) return refuse(given.status());
@@ -182,10 +204,13 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::List(
   auto page = std::make_shared<FleetPage>(all, std::move(cursors));
   auto requests = std::make_shared<std::vector<v1::ListRequest>>(asked.size());
   std::vector<GatewayTarget> targets;
+  const int per_gateway = asked.empty() ? page_size
+                                        : std::min(page_size, std::max(kMinPerGateway,
+                                                                       kListBudget / static_cast<int>(asked.size())));
   for (size_t k = 0; k < asked.size(); ++k) {
     v1::ListRequest& r = (*requests)[k];
     *r.mutable_filter() = request->filter();
-    r.set_page_size(page_size);
+    r.set_page_size(per_gateway);
     r.set_page_token(page->cursor(asked[k]).agent_page_token());
     targets.push_back(all[asked[k]]);
   }

@@ -240,7 +240,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::Summary(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<size_t> top_n = TopNFromProto(request->top_n());
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, request->has_timeout() ? &request->timeout() : nullptr,
+      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr,
       kDefaultSummaryTimeout);
   absl::Status checked = !top_n.ok() ? top_n.status() : options.status();
   if (checked.ok() && request->has_filter()) checked = CompileFilter(request->filter()).status();

@@ -311,12 +311,19 @@ grpc::ServerWriteReactor<v1::FleetWatchEvent>* FleetWatchHub::Watch(
   }
   absl::StatusOr<std::vector<GatewayView>> views =
       SelectFromProto(fleet, request.selector());
+  // A label selector that matches no gateway yet still watches for those a
+  // reload may bring.
+  if (!views.ok() && absl::IsNotFound(views.status()) &&
+      !request.selector().label_selector().empty()) {
+    views = std::vector<GatewayView>();
+  }
   if (!views.ok()) return new Refusal(ToGrpc(views.status()));
   absl::StatusOr<Selection> selection = SelectionFromProto(request.selector());
   if (!selection.ok()) return new Refusal(ToGrpc(selection.status()));
 
   v1::FleetWatchEvent snapshot;
   SetTime(absl::Now(), snapshot.mutable_time());
+  snapshot.mutable_snapshot();  // Set even when it selects nothing yet.
   std::set<std::string> selected;
   for (const GatewayView& view : *views) {
     ToProto(view, snapshot.mutable_snapshot()->add_gateways());

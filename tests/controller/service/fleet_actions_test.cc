@@ -1,6 +1,8 @@
 // Act and Flush over in-process gRPC on fake agents: one streamed result
 // per gateway, failures as rows, requests refused whole before any call.
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -108,4 +110,69 @@ TEST_F(FleetActionsTest, FlushesTheSelectedGatewaysAndRefusesTwoTargets) {
 }
 
 }  // namespace
+TEST_F(FleetActionsTest, ShuttingDownCancelsTheCallsToAHungAgent) {
+  agent(1).SetHangActions(true);
+  v1::FleetActRequest request = HoldIds(Names({"gw-a", "gw-b"}));
+  std::vector<v1::GatewayActResult> results;
+  grpc::Status status;
+  std::thread act([&] { status = Act(request, &results); });
+  // gw-a answers; gw-b hangs until the controller gives up on it.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (agent(1).act_requests().empty() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const absl::Time cancelled = absl::Now();
+  service_.CancelCalls();
+  act.join();
+  EXPECT_LT(absl::Now() - cancelled, absl::Seconds(5));
+  agent(1).ReleaseHungCalls();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(results.size(), 2u);
+  for (const v1::GatewayActResult& r : results) {
+    if (r.gateway() == "gw-b") {
+      ASSERT_TRUE(r.has_failure());
+      EXPECT_EQ(r.failure().code(), static_cast<int>(grpc::StatusCode::CANCELLED));
+    } else {
+      EXPECT_FALSE(r.has_failure()) << r.failure().error();
+    }
+  }
+}
+
+TEST_F(FleetActionsTest, NoGatewayIsAskedToWaitPastTheRequestsDeadline) {
+  agent(0).SetHangActions(true);
+  v1::FleetActRequest request = HoldIds(Names({"gw-a"}));
+  request.mutable_timeout()->set_seconds(600);  // longer than the caller waits
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  auto reader = stub_->Act(&ctx, request);
+  v1::GatewayActResult r;
+  while (reader->Read(&r)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The agent's call had the caller's deadline, not ten minutes: it is over,
+  // so nothing holds the server's Shutdown while the agent still hangs.
+  std::atomic<bool> shut{false};
+  std::thread shutdown([&] {
+    server_->Shutdown();
+    shut = true;
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (!shut && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  const bool prompt = shut;
+  agent(0).ReleaseHungCalls();
+  shutdown.join();
+  EXPECT_TRUE(prompt) << "the agent's call outlived the request";
+  EXPECT_EQ(agent(0).act_requests().size(), 1u);
+}
+
+TEST_F(FleetActionsTest, RefusesATimeoutLongerThanAnHour) {
+  v1::FleetActRequest request = HoldIds(All());
+  request.mutable_timeout()->set_seconds(2 * 3600);
+  std::vector<v1::GatewayActResult> results;
+  const grpc::Status status = Act(request, &results);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("longer than 1h"));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(agent(i).act_requests().empty());
+}
+
 }  // namespace mailfleet::controller

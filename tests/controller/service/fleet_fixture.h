@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <array>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -61,6 +62,11 @@ class FleetFixture : public ::testing::Test {
   static v1::GatewaySelector All() {
     v1::GatewaySelector s;
     s.set_all(true);
+    return s;
+  }
+  static v1::GatewaySelector Names(std::initializer_list<const char*> names) {
+    v1::GatewaySelector s;
+    for (const char* name : names) s.add_names(name);
     return s;
   }
   static v1::GatewaySelector Labels(const std::string& selector) {

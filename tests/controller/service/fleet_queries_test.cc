@@ -121,16 +121,20 @@ TEST_F(FleetQueriesTest, ListRefusesBadFilterTokenAndPageSizeBeforeAnyCall) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(agent(i).list_requests().empty());
 }
 
-TEST(FleetListPagingTest, PagesAcrossGatewaysToTheEndWithNothingLostOrRepeated) {
+// Lists three gateways of `count` (+0, +1, +2) messages each, gateway g's
+// arrivals starting g * `offset` seconds in, page by page to the end, and
+// checks that the pages hold each message once, in one order across pages.
+void ExpectPagesToTheEnd(int count, int offset, int page_size) {
   std::vector<std::unique_ptr<CursorAgent>> agents;
   std::vector<std::unique_ptr<grpc::Server>> servers;
   std::vector<Gateway> gateways;
   std::set<std::string> expected;
   for (int g = 0; g < 3; ++g) {
     std::vector<v1::Message> messages;
-    for (int i = 0; i < 17 + g; ++i) {
+    for (int i = 0; i < count + g; ++i) {
       // Arrivals interleave across gateways and collide at times.
-      messages.push_back(At(absl::StrFormat("%06X%d", 0xA00000 + i, g), (i * (g + 2)) % 23));
+      messages.push_back(
+          At(absl::StrFormat("%06X%d", 0xA00000 + i, g), g * offset + (i * (g + 2)) % 23));
       expected.insert(absl::StrCat("gw-", g, "/", messages.back().queue_id()));
     }
     agents.push_back(std::make_unique<CursorAgent>(messages));
@@ -151,7 +155,7 @@ TEST(FleetListPagingTest, PagesAcrossGatewaysToTheEndWithNothingLostOrRepeated) 
 
   v1::FleetListRequest request;
   request.mutable_selector()->set_all(true);
-  request.set_page_size(7);
+  request.set_page_size(page_size);
   std::vector<std::string> listed;
   std::tuple<int64_t, std::string, std::string> previous;
   int pages = 0;
@@ -159,7 +163,7 @@ TEST(FleetListPagingTest, PagesAcrossGatewaysToTheEndWithNothingLostOrRepeated) 
     grpc::ClientContext ctx;
     v1::FleetListResponse resp;
     ASSERT_TRUE(stub->List(&ctx, request, &resp).ok());
-    EXPECT_LE(resp.messages_size(), 7);
+    EXPECT_LE(resp.messages_size(), page_size);
     EXPECT_TRUE(resp.failures().empty());
     for (const v1::Message& m : resp.messages()) {
       auto key = std::make_tuple(m.arrival_time().seconds(), m.gateway(), m.queue_id());
@@ -168,12 +172,24 @@ TEST(FleetListPagingTest, PagesAcrossGatewaysToTheEndWithNothingLostOrRepeated) 
       listed.push_back(m.gateway() + "/" + m.queue_id());
     }
     request.set_page_token(resp.next_page_token());
-    ASSERT_LT(++pages, 20);
+    ASSERT_LT(++pages, 3 * (count + 2));
   } while (!request.page_token().empty());
   EXPECT_EQ(listed.size(), expected.size());
   EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), expected);
   server->Shutdown();
   for (auto& s : servers) s->Shutdown();
+}
+
+TEST(FleetListPagingTest, PagesAcrossGatewaysToTheEndWithNothingLostOrRepeated) {
+  ExpectPagesToTheEnd(17, 0, 7);
+}
+
+// Pages of 10000 from three gateways ask each for fewer (the page's memory
+// budget): gw-0, whose mail is all older, sends only part of it, and that
+// part bounds what the page may take, or gw-1's that came after would be
+// listed before the rest of gw-0's.
+TEST(FleetListPagingTest, GatewaysAskedForLessThanAPageStillListInOrder) {
+  ExpectPagesToTheEnd(7000, 100, 10000);
 }
 
 TEST_F(FleetQueriesTest, UnfilteredSummaryTotalsSyncedGatewaysWithoutAskingAgents) {

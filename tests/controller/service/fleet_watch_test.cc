@@ -317,6 +317,19 @@ TEST_F(FleetWatchTest, LabelSelectorIsMatchedAgainOnReload) {
   }
 }
 
+TEST_F(FleetWatchTest, LabelSelectorMatchingNothingYetWaitsForAReload) {
+  AwaitConnected();
+  v1::FleetWatchRequest request;
+  request.mutable_selector()->set_label_selector("site=nyc");
+  WatchStream watch(stub_.get(), request);
+  EXPECT_THAT(NamesIn(watch.Snapshot()), ElementsAre());
+  Reload({{"gw-ams", ams_.address(), {{"site", "nyc"}}},
+          {"gw-fra", fra_.address(), {{"site", "fra"}}}});
+  EXPECT_GT(watch.Await(IsGateway("gw-ams", [](const v1::Gateway& g) {
+    return g.labels().at("site") == "nyc";
+  })), 0);
+}
+
 TEST_F(FleetWatchTest, GatewayRemovedFromTheFileIsRemovedAndReenters) {
   AwaitConnected();
   v1::FleetWatchRequest named;
