@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/dashed_flags.h"
 #include "common/listen_address.h"
@@ -35,13 +36,39 @@ ABSL_FLAG(absl::Duration, stale_after, absl::Seconds(15),
           "a gateway silent this long is stale; twice this long, reconnected");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 ABSL_FLAG(bool, insecure, false,
-          "serve without TLS on an address that is not loopback (logs a warning)");
+          "serve, and call agents, without TLS on addresses that are not "
+          "loopback (logs a warning)");
 
 namespace {
 
 int Fail(const std::string& message) {
   spdlog::critical("{}", message);
   return 1;
+}
+
+// The controller talks to agents in plaintext until TLS arrives: only on
+// loopback, unless --insecure says the network is trusted.
+absl::Status CheckPlaintextAgents(const std::vector<mailfleet::controller::Gateway>& gateways,
+                                  bool insecure) {
+  if (insecure) return absl::OkStatus();
+  for (const mailfleet::controller::Gateway& g : gateways) {
+    if (!mailfleet::IsLoopbackAddress(g.address)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "gateway ", g.name, ": ", g.address,
+          " is not a loopback address, and agents are called without TLS; "
+          "pass --insecure if the network between them is trusted"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The gateways file, read and checked.
+absl::StatusOr<std::vector<mailfleet::controller::Gateway>> LoadGateways(
+    const std::string& path, bool insecure) {
+  auto gateways = mailfleet::controller::LoadGatewaysFile(path);
+  if (!gateways.ok()) return gateways.status();
+  if (auto s = CheckPlaintextAgents(*gateways, insecure); !s.ok()) return s;
+  return gateways;
 }
 
 }  // namespace
@@ -75,7 +102,8 @@ int main(int argc, char** argv) {
   if (auto s = mailfleet::controller::CheckLinkOptions(options); !s.ok()) {
     return Fail(std::string(s.message()));
   }
-  auto gateways = mailfleet::controller::LoadGatewaysFile(path);
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  auto gateways = LoadGateways(path, insecure);
   if (!gateways.ok()) return Fail(std::string(gateways.status().message()));
 
   // The hub outlives the fleet, whose links call it until they stop.
@@ -102,7 +130,7 @@ int main(int argc, char** argv) {
       spdlog::info("signal {}: shutting down", sig);
       break;
     }
-    auto reloaded = mailfleet::controller::LoadGatewaysFile(path);
+    auto reloaded = LoadGateways(path, insecure);
     if (!reloaded.ok()) {
       spdlog::error("SIGHUP: {} not reloaded, keeping {} gateways: {}", path,
                     fleet.Gateways().size(), reloaded.status().message());

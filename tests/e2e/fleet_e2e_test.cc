@@ -940,4 +940,20 @@ TEST_F(FleetEndToEndTest, ARestartedControllerShowsTheSameFleet) {
 }
 
 }  // namespace
+// Agents are called without TLS until issue 7: a gateway off loopback
+// needs --insecure, and the controller refuses to start without it (before
+// calling anything: no packet leaves loopback).
+TEST(FleetPlaintextTest, AGatewayOffLoopbackNeedsInsecure) {
+  TempDir dir{"mailfleet-fleet-plaintext"};
+  const std::string file = dir.path() + "/gateways.txt";
+  std::ofstream(file) << "gateway { name: \"gw-far\" address: \"192.0.2.7:7070\" }\n";
+  RealProcessRunner runner;
+  absl::StatusOr<ProcessResult> run = runner.Run(
+      {MAILFLEET_CONTROLLER_BIN, "--listen", "127.0.0.1:0", "--gateways", file}, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 1);
+  EXPECT_THAT(run->stdout_text + run->stderr_text,
+              HasSubstr("gateway gw-far: 192.0.2.7:7070 is not a loopback address"));
+}
+
 }  // namespace mailfleet::testing
