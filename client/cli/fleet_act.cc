@@ -47,11 +47,9 @@ absl::Status StreamAct(CommandContext& context, ControllerClient& controller,
   });
 }
 
-// The end of the output, and the exit status: 1 when a gateway failed
-// (`failed_before` counts those that failed in a dry run first, and so
-// were left alone), or when a message did in a real run.
-absl::Status Finish(CommandContext& context, const FleetActTally& tally,
-                    int64_t failed_before = 0) {
+// The end of the output, and the exit status: 1 when a gateway failed or,
+// in a real run, a message did.
+absl::Status Finish(CommandContext& context, const FleetActTally& tally) {
   MF_RETURN_IF_ERROR(context.out().EndGatewayActResults(tally));
   std::vector<std::string> problems;
   if (!tally.dry_run && tally.failed > 0) {
@@ -59,11 +57,9 @@ absl::Status Finish(CommandContext& context, const FleetActTally& tally,
         "could not ", ActionVerb(tally.action), " ", tally.failed, " of ",
         MessageCount(std::max(tally.matched, tally.failed))));
   }
-  const int64_t failed_gateways = tally.failed_gateways + failed_before;
-  if (failed_gateways > 0) {
-    problems.push_back(absl::StrCat(
-        failed_gateways, " of ", tally.gateways + failed_before,
-        " gateways failed"));
+  if (tally.failed_gateways > 0) {
+    problems.push_back(absl::StrCat(tally.failed_gateways, " of ",
+                                    tally.gateways, " gateways failed"));
   }
   if (problems.empty()) return absl::OkStatus();
   return absl::AbortedError(absl::StrJoin(problems, "; "));
@@ -92,6 +88,13 @@ v1::GatewayActResult ActOnCounted(ControllerClient& controller,
           "the controller answered ", results.size(),
           " results for gateway ", preview.gateway(), " alone"));
     }
+    // The ids were counted on that agent; after a reload of the
+    // controller's file the name may lead to another.
+    if (results[0].address() != preview.address()) {
+      return absl::AbortedError(absl::StrCat(
+          "gateway ", preview.gateway(), " is now ", results[0].address(),
+          ", not ", preview.address(), " where its messages were counted"));
+    }
     if (results[0].has_failure()) {
       return absl::Status(
           static_cast<absl::StatusCode>(results[0].failure().code()),
@@ -107,16 +110,15 @@ v1::GatewayActResult ActOnCounted(ControllerClient& controller,
   v1::GatewayActResult result;
   result.set_gateway(preview.gateway());
   result.set_address(preview.address());
-  *result.mutable_response() = std::move(sum);
+  // Requests before a failed one were done: what they did stays counted,
+  // beside the failure.
+  if (answered) *result.mutable_response() = std::move(sum);
   if (!status.ok()) {
     v1::GatewayFailure* failure = result.mutable_failure();
     failure->set_gateway(preview.gateway());
     failure->set_address(preview.address());
     failure->set_code(static_cast<int32_t>(status.code()));
     failure->set_error(std::string(status.message()));
-    // Batches before the failed one may have been done: the failure says
-    // how far it got, and nothing is counted as done.
-    result.clear_response();
   }
   SetDuration(absl::Now() - start, result.mutable_elapsed());
   return result;
@@ -210,7 +212,12 @@ absl::Status RunFleetAction(CommandContext& context, v1::Action action) {
   }
   for (std::thread& worker : workers) worker.join();
   MF_RETURN_IF_ERROR(written);
-  return Finish(context, done, tally.failed_gateways);
+  // The total is over every gateway of the dry run: those that failed it
+  // were left alone, and count as failed; those with nothing to do, as
+  // done.
+  done.gateways += static_cast<int64_t>(previews.size() - to_act.size());
+  done.failed_gateways += tally.failed_gateways;
+  return Finish(context, done);
 }
 
 }  // namespace mailfleet::cli

@@ -53,9 +53,13 @@ absl::Status RunFleetList(CommandContext& context) {
       }));
   MF_RETURN_IF_ERROR(out.EndMessageList());
   if (failed.empty()) return absl::OkStatus();
-  return absl::AbortedError(
-      absl::StrCat("the listing lacks what ", failed.size(),
-                   failed.size() == 1 ? " gateway" : " gateways", " hold"));
+  // A gateway that failed on one page and answered a later one is listed,
+  // though out of order; one that kept failing is not: either way the
+  // listing is not what the fleet holds.
+  return absl::AbortedError(absl::StrCat(
+      failed.size(), failed.size() == 1 ? " gateway" : " gateways",
+      " failed to answer: the listing may lack ",
+      failed.size() == 1 ? "its" : "their", " messages"));
 }
 
 absl::Status RunFleetShow(CommandContext& context) {

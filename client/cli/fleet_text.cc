@@ -160,10 +160,10 @@ void AppendFleetSummary(const v1::FleetSummaryResponse& response,
 
 void FleetActTally::Add(const v1::GatewayActResult& result) {
   ++gateways;
-  if (result.has_failure()) {
-    ++failed_gateways;
-    return;
-  }
+  if (result.has_failure()) ++failed_gateways;
+  // A failure with a response: the gateway stopped part-way, after acting
+  // on what the response counts.
+  if (!result.has_response()) return;
   const v1::ActResponse& response = result.response();
   matched += response.matched();
   succeeded += response.succeeded();
@@ -190,7 +190,7 @@ void AppendActRowHeader(std::string* out) {
 void AppendActRow(const v1::GatewayActResult& result, std::string* out) {
   const size_t start = out->size();
   AppendPaddedLeft(result.gateway(), kGatewayWidth, out);
-  if (result.has_failure()) {
+  if (!result.has_response()) {
     AppendRight("-", kCountWidth, out);
     AppendRight("-", kCountWidth, out);
     AppendRight("-", kCountWidth, out);

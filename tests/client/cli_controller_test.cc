@@ -291,7 +291,7 @@ TEST_F(CliControllerListTest, TableHasGatewayColumnAndFailedGatewayOnStderr) {
   EXPECT_THAT(Lines(run.err),
               ElementsAre("mailfleet: gateway gw2 (gw2.example:7443): "
                           "deadline exceeded",
-                          "mailfleet: the listing lacks what 1 gateway hold"));
+                          "mailfleet: 1 gateway failed to answer: the listing may lack its messages"));
   ASSERT_EQ(service_.list_requests().size(), 2u);
   EXPECT_EQ(service_.list_requests()[1].page_token(), "1");
 }
@@ -440,7 +440,32 @@ TEST_F(CliControllerTest, FilterActionCountsAsksThenActsOnTheCountedIds) {
   EXPECT_EQ(by_gateway["gw1"].selector().queue_ids_size(), 2);
   EXPECT_FALSE(by_gateway["gw1"].dry_run());
   EXPECT_THAT(Lines(run.out).back(),
-              "requeue: 2 gateways, 0 failed; 3 matched, 3 done, 0 failed");
+              "requeue: 3 gateways, 0 failed; 3 matched, 3 done, 0 failed");
+}
+
+// A gateway that failed its dry run is left alone and counted as failed in
+// the total; one that moved to another address since is not acted on.
+TEST_F(CliControllerTest, ConfirmedActionTotalsEveryGatewayOfTheDryRun) {
+  service_.SetActScript([](const v1::FleetActRequest& request) {
+    if (request.request().dry_run()) {
+      return std::vector<v1::GatewayActResult>{
+          ActResult("gw2", request, {"BBB1"}), FailedActResult("gw1"),
+          ActResult("gw3", request, {"CCC1"})};
+    }
+    const std::string& gateway = request.selector().names(0);
+    const auto& ids = request.request().selector().queue_ids();
+    v1::GatewayActResult result = ActResult(
+        gateway, request, std::vector<std::string>(ids.begin(), ids.end()));
+    if (gateway == "gw3") result.set_address("elsewhere.example:7443");
+    return std::vector<v1::GatewayActResult>{result};
+  });
+  const std::string yes = "y\n";
+  CliRun run = Mailfleet({"hold", "--all-gateways", "--match", "x"}, &yes);
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_THAT(run.out, HasSubstr("gw3 is now elsewhere.example:7443"));
+  EXPECT_THAT(Lines(run.out).back(),
+              "hold: 3 gateways, 2 failed; 1 matched, 1 done, 0 failed");
+  EXPECT_THAT(run.err, HasSubstr("2 of 3 gateways failed"));
 }
 
 TEST_F(CliControllerTest, FilterActionNotConfirmedDoesNothing) {
