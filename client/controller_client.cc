@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/channel.h"
 #include "client/grpc_status.h"
 #include "client/read_stream.h"
 #include "common/status_macros.h"
@@ -28,18 +29,10 @@ absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Connect(
     return absl::InvalidArgumentError(absl::StrCat(
         "list page size ", options.list_page_size, " is not in 1..10000"));
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      options.credentials ? options.credentials
-                          : grpc::InsecureChannelCredentials();
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, credentials, args);
-  if (channel == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot open a channel to '", address, "'"));
-  }
-  return std::make_unique<ControllerClient>(std::move(channel), address,
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(
+      address, options.credentials, options.max_receive_message_bytes);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<ControllerClient>(*std::move(channel), address,
                                             options);
 }
 

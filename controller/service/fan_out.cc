@@ -6,23 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "client/channel.h"
+#include "controller/service/release_off_grpc.h"
 
 namespace mailfleet::controller {
-namespace {
-
-std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
-                                         const AgentClientOptions& options) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  // Same target and arguments on every call: gRPC's subchannel pool shares
-  // one connection per agent across the channels.
-  return grpc::CreateCustomChannel(
-      address,
-      options.credentials ? options.credentials : grpc::InsecureChannelCredentials(),
-      args);
-}
-
-}  // namespace
 
 v1::GatewayFailure FailureOf(const GatewayTarget& gateway, const grpc::Status& status) {
   v1::GatewayFailure failure;
@@ -44,6 +31,14 @@ FanOut::FanOut(std::vector<GatewayTarget> gateways, const FanOutOptions& options
       on_result_(std::move(on_result)),
       on_all_done_(std::move(on_all_done)),
       calls_(gateways_.size()) {}
+
+FanOut::~FanOut() {
+  absl::MutexLock lock(&mu_);
+  for (Call& call : calls_) {
+    if (call.stub) ReleaseOffGrpcThreads(std::move(call.stub));
+    if (call.context) ReleaseOffGrpcThreads(std::move(call.context));
+  }
+}
 
 std::shared_ptr<FanOut> FanOut::Start(std::vector<GatewayTarget> gateways,
                                       const FanOutOptions& options, StartCall start,
@@ -129,13 +124,29 @@ void FanOut::Pump() {
 }
 
 void FanOut::Launch(size_t i) {
+  // Same target and arguments on every call: gRPC's subchannel pool shares
+  // one connection per agent across the channels.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenChannel(gateways_[i].address, options_.client.credentials,
+                  options_.client.max_receive_message_bytes);
+  if (!channel.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+    }
+    Report(i, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           std::string(channel.status().message())),
+           absl::ZeroDuration());
+    Pump();
+    return;
+  }
   v1::AgentService::Stub* stub;
   grpc::ClientContext* context;
   absl::Time started;
   {
     absl::MutexLock lock(&mu_);
     Call& call = calls_[i];
-    call.stub = v1::AgentService::NewStub(ChannelTo(gateways_[i].address, options_.client));
+    call.stub = v1::AgentService::NewStub(*std::move(channel));
     call.context = std::make_unique<grpc::ClientContext>();
     call.started = started = absl::Now();
     call.context->set_deadline(

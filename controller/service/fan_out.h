@@ -85,6 +85,10 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                                        StartCall start, OnResult on_result,
                                        std::function<void()> on_all_done);
 
+  // Hands the calls' channels and contexts to ReleaseOffGrpcThreads: the
+  // last reference often goes in a gRPC callback.
+  ~FanOut();
+
   // Gateways not called yet are not called; calls in flight are cancelled
   // too with `in_flight`, else they run on.
   void Cancel(bool in_flight) ABSL_LOCKS_EXCLUDED(mu_);

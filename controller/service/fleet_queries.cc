@@ -7,10 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/channel.h"
 #include "common/request_checks.h"
 #include "controller/service/controller_service.h"
 #include "controller/service/fan_out.h"
 #include "controller/service/fleet_calls.h"
+#include "controller/service/release_off_grpc.h"
 #include "controller/service/summary_total.h"
 
 namespace mailfleet::controller {
@@ -141,14 +143,12 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   }
 
   MessageRelay(const std::string& gateway, const std::string& address,
-               const v1::GetMessageRequest& request, const AgentClientOptions& options)
-      : gateway_(gateway), address_(address), request_(request) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-    stub_ = v1::AgentService::NewStub(grpc::CreateCustomChannel(
-        address,
-        options.credentials ? options.credentials : grpc::InsecureChannelCredentials(),
-        args));
+               std::shared_ptr<grpc::Channel> channel, const v1::GetMessageRequest& request,
+               const AgentClientOptions& options)
+      : gateway_(gateway),
+        address_(address),
+        request_(request),
+        stub_(v1::AgentService::NewStub(std::move(channel))) {
     agent_context_.set_deadline(absl::ToChronoTime(absl::Now() + options.stream_timeout));
     stub_->async()->GetMessage(&agent_context_, &request_, this);
     StartRead(&part_);
@@ -203,8 +203,9 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
     agent_context_.TryCancel();
   }
   void OnDone() override {
-    // Finish is called only once the agent's call is done.
-    delete this;
+    // Finish is called only once the agent's call is done. Freed away from
+    // this gRPC thread: the relay holds the agent's channel.
+    ReleaseOffGrpcThreads(std::shared_ptr<MessageRelay>(this));
   }
 
  private:
@@ -270,8 +271,12 @@ grpc::ServerWriteReactor<v1::GetMessageResponse>* ControllerServiceImpl::GetMess
       fleet_->Select({request->gateway()}, std::nullopt, false);
   if (!selected.ok()) return new MessageRelay(ToGrpc(selected.status()));
   const GatewayView& view = selected->front();
-  return new MessageRelay(view.config.name, view.config.address, request->request(),
-                          options_.client);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenChannel(view.config.address, options_.client.credentials,
+                  options_.client.max_receive_message_bytes);
+  if (!channel.ok()) return new MessageRelay(ToGrpc(channel.status()));
+  return new MessageRelay(view.config.name, view.config.address, *std::move(channel),
+                          request->request(), options_.client);
 }
 
 }  // namespace mailfleet::controller

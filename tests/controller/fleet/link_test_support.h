@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,10 +50,12 @@ class RestartableAgent {
   }
 
   // Its open watches end as when an agent goes away, and the port closes.
+  // As a killed agent: every call ends now, a Watch that arrived after
+  // ReleaseHungCalls too (a Shutdown without a deadline would wait for it).
   void Kill() {
     if (server_ == nullptr) return;
     service().ReleaseHungCalls();
-    server_->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now());
     server_.reset();
   }
 
