@@ -20,7 +20,9 @@ std::string Names(const std::vector<Gateway>& gateways) {
 }  // namespace
 
 Fleet::Fleet(LinkOptions options, ChangeCallback on_change)
-    : options_(std::move(options)), on_change_(std::move(on_change)) {}
+    : options_(std::move(options)),
+      on_change_(std::move(on_change)),
+      timers_(std::make_shared<TimerQueue>()) {}
 
 Fleet::~Fleet() {
   absl::MutexLock apply_lock(&apply_mu_);
@@ -39,7 +41,7 @@ std::shared_ptr<GatewayLink> Fleet::NewLink(const Gateway& gateway) const {
     forward = [this](const GatewayStatus& status) { on_change_(status); };
   }
   return std::make_shared<GatewayLink>(gateway.name, gateway.address, options_,
-                                       std::move(forward));
+                                       std::move(forward), timers_);
 }
 
 GatewayChanges Fleet::Apply(const std::vector<Gateway>& gateways) {
@@ -70,8 +72,8 @@ GatewayChanges Fleet::Apply(const std::vector<Gateway>& gateways) {
     }
     gateways_ = gateways;
   }
-  // Stop joins the link's threads, which may be in the change callback; the
-  // fleet's lock must be free for it to return.
+  // Stop waits for the link's callbacks, which may be in the change
+  // callback; the fleet's lock must be free for it to return.
   for (const std::shared_ptr<GatewayLink>& link : to_stop) link->Stop();
   for (const std::shared_ptr<GatewayLink>& link : to_start) link->Start();
   if (!changes.empty()) {

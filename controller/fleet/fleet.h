@@ -5,8 +5,12 @@
 // replacing a link only when its gateway's address changed; a change of
 // labels alone keeps the link, its stream and its status.
 //
-// Thread-safe. Links are stopped (which joins their threads) outside the
-// fleet's lock, and their changes are forwarded to the fleet's callback
+// The links share one TimerQueue, the fleet's, for their backoffs and
+// watchdogs, and gRPC's threads for their streams: the fleet costs one
+// thread of its own however many gateways it has.
+//
+// Thread-safe. Links are stopped (which waits for their callbacks) outside
+// the fleet's lock, and their changes are forwarded to the fleet's callback
 // without it, so that the callback may call Gateways() or Select(); it must
 // not call Apply() or destroy the fleet. A removed or replaced gateway's
 // status may still be reported until the Apply that removed it returns,
@@ -41,7 +45,8 @@ class Fleet {
   using ChangeCallback = std::function<void(const GatewayStatus&)>;
 
   // `options` are every link's (see CheckLinkOptions); `on_change` is
-  // called on the links' threads, as GatewayLink's is.
+  // called as GatewayLink's is, one call at a time per link (calls for
+  // different gateways may come at once).
   explicit Fleet(LinkOptions options, ChangeCallback on_change = nullptr);
   // Stops every link.
   ~Fleet();
@@ -71,6 +76,8 @@ class Fleet {
 
   const LinkOptions options_;
   const ChangeCallback on_change_;
+  // Every link's timers; held by the links too, so that it outlives them.
+  const std::shared_ptr<TimerQueue> timers_;
 
   // Serializes Apply and the destructor, so that a link is started and
   // stopped by one of them at a time; never taken by a link's callback.

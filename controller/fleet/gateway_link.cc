@@ -2,6 +2,11 @@
 
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/client_callback.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,8 +17,11 @@
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "client/grpc_status.h"
+#include "client/channel.h"
 #include "client/watch_view.h"
 #include "common/fmt_absl.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet::controller {
 namespace {
@@ -108,12 +116,72 @@ absl::Duration BackoffFor(int attempt, const LinkOptions& options,
       absl::Uniform(absl::IntervalClosedClosed, gen, int64_t{0}, ceiling));
 }
 
+// The stream: one Watch call, with everything that has to outlive it until
+// its OnDone. Reads are serialized by gRPC, so the view is the reactions'
+// alone; what the link makes of them goes through the link's lock.
+class GatewayLink::Stream : public grpc::ClientReadReactor<v1::WatchEvent> {
+ public:
+  Stream(GatewayLink* link, const std::shared_ptr<grpc::Channel>& channel,
+         const LinkOptions& options)
+      : link_(link), stub_(v1::AgentService::NewStub(channel)) {
+    request_.set_top_n(options.top_n);
+    *request_.mutable_heartbeat_interval() =
+        google::protobuf::util::TimeUtil::NanosecondsToDuration(
+            absl::ToInt64Nanoseconds(options.heartbeat));
+  }
+
+  // Starts the call. The link keeps the stream until after its OnDone.
+  void Begin() {
+    stub_->async()->Watch(&context_, &request_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+
+  // Ends the call (its OnDone follows), even one not begun yet.
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // The stream is over; OnDone says how.
+    const bool was_synced = view_.synced();
+    // An event that breaks the stream's rules ends the stream with the
+    // error; the next one starts over with a snapshot.
+    if (absl::Status applied = view_.Apply(event_); !applied.ok()) {
+      refused_ = std::move(applied);
+      context_.TryCancel();
+      return;
+    }
+    link_->OnEvent(view_, was_synced);
+    StartRead(&event_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    // The last reaction; once the link has it, the stream may go at once.
+    link_->OnStreamDone(this,
+                        refused_.ok() ? FromGrpcStatus(status) : refused_);
+  }
+
+ private:
+  GatewayLink* const link_;
+  const std::unique_ptr<v1::AgentService::Stub> stub_;
+  grpc::ClientContext context_;
+  v1::WatchRequest request_;
+  v1::WatchEvent event_;
+  // Fresh for every stream: nothing of an earlier stream (a snapshot cut
+  // off halfway, another instance's generations) carries over.
+  WatchView view_{/*track_messages=*/false};
+  absl::Status refused_;
+};
+
 GatewayLink::GatewayLink(std::string name, std::string address,
-                         LinkOptions options, ChangeCallback on_change)
+                         LinkOptions options, ChangeCallback on_change,
+                         std::shared_ptr<TimerQueue> timers)
     : name_(std::move(name)),
       address_(std::move(address)),
       options_(std::move(options)),
-      on_change_(std::move(on_change)) {
+      on_change_(std::move(on_change)),
+      timer_(timers != nullptr ? std::move(timers)
+                               : std::make_shared<TimerQueue>(),
+             [this] { OnTimer(); }) {
   status_.name = name_;
   status_.address = address_;
 }
@@ -128,21 +196,32 @@ void GatewayLink::Start() {
     started_ = true;
   }
   spdlog::info("gateway {}: watching the agent at {}", name_, address_);
-  stream_thread_ = std::thread(&GatewayLink::RunStreams, this);
-  watchdog_thread_ = std::thread(&GatewayLink::RunWatchdog, this);
+  OpenStream();
 }
 
 void GatewayLink::Stop() {
+  // Released last, once the lock is, as in OpenStream.
+  std::shared_ptr<Stream> finished;
   absl::MutexLock lifecycle(&lifecycle_mu_);
+  std::shared_ptr<Stream> stream;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    // Wakes the stream thread from its Read; the backoff wait and the
-    // watchdog wake as the lock is released.
-    if (control_ != nullptr) control_->Cancel();
+    changes_.clear();
+    stream = stream_;
   }
-  if (stream_thread_.joinable()) stream_thread_.join();
-  if (watchdog_thread_.joinable()) watchdog_thread_.join();
+  // Outside the lock, as every call into gRPC: the reactions take it.
+  if (stream != nullptr) stream->Cancel();
+  stream.reset();
+  // Nothing arms the timer once stopping; a callback running now is waited
+  // for (it may be opening a stream, which then sees stopping_).
+  timer_.Disarm();
+  absl::MutexLock lock(&mu_);
+  auto quiet = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stream_ == nullptr && !delivering_;
+  };
+  mu_.Await(absl::Condition(&quiet));
+  finished = std::move(finished_);
 }
 
 GatewayStatus GatewayLink::status() const {
@@ -150,183 +229,202 @@ GatewayStatus GatewayLink::status() const {
   return status_;
 }
 
-void GatewayLink::RunStreams() {
-  absl::BitGen gen;
-  int failures = 0;  // Streams failed since the last complete snapshot.
-  for (bool first = true;; first = false) {
-    if (!first) {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      ++status_.reconnects;
-    }
-    const std::string error = DescribeFailure(address_, WatchOnce(&failures));
-    const absl::Duration backoff = BackoffFor(failures, options_, gen);
-    failures = std::min(failures + 1, kMaxCountedFailures);
-    bool changed;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      changed = SetStateLocked(GatewayState::kUnreachable) || status_.synced ||
-                error != status_.last_error;
-      status_.last_error = error;
-      status_.synced = false;
-    }
-    // A gateway that stays down says so once, not at every retry.
-    if (changed) {
-      spdlog::warn("gateway {}: {}; retrying in {}", name_, error,
-                   absl::FormatDuration(backoff));
-      Notify();
-    } else {
-      spdlog::debug("gateway {}: {}; retrying in {}", name_, error,
-                    absl::FormatDuration(backoff));
-    }
+void GatewayLink::OpenStream() {
+  {
+    // The last stream's channel goes before the next is made: alive, it
+    // would lend the new one its subchannel, with gRPC's reconnect backoff.
+    std::shared_ptr<Stream> finished;
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-    if (stopping_) return;
+    finished = std::move(finished_);
   }
-}
-
-absl::Status GatewayLink::WatchOnce(int* failures) {
-  // A channel per stream: a channel kept across an agent's restart would
-  // add gRPC's own reconnect backoff (up to two minutes) to ours.
-  absl::StatusOr<std::unique_ptr<AgentClient>> client =
-      AgentClient::Connect(address_, options_.client);
-  if (!client.ok()) return client.status();
-
-  WatchControl control;
+  // A channel per stream: one kept across an agent's restart would add
+  // gRPC's own reconnect backoff (up to two minutes) to ours.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenChannel(address_, options_.client.credentials,
+                  options_.client.max_receive_message_bytes);
+  if (!channel.ok()) {
+    OnStreamDone(nullptr, channel.status());
+    return;
+  }
+  auto stream = std::make_shared<Stream>(this, *channel, options_);
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) return absl::OkStatus();
-    control_ = &control;
+    if (stopping_) return;
+    stream_ = stream;
     stream_heard_ = absl::Now();
     stream_synced_ = false;
     abandoned_.clear();
-    ++watchdog_epoch_;
+    ArmWatchdogLocked();
   }
-  v1::WatchRequest request;
-  request.set_top_n(options_.top_n);
-  *request.mutable_heartbeat_interval() =
-      google::protobuf::util::TimeUtil::NanosecondsToDuration(
-          absl::ToInt64Nanoseconds(options_.heartbeat));
-  // Fresh for every stream: nothing of an earlier stream (a snapshot cut
-  // off halfway, another instance's generations) carries over.
-  WatchView view(/*track_messages=*/false);
-  const absl::Status ended = (*client)->Watch(
-      request,
-      [&](const v1::WatchEvent& event) {
-        return OnEvent(event, &view, failures);
-      },
-      &control);
-
-  std::string abandoned;
-  {
-    absl::MutexLock lock(&mu_);
-    control_ = nullptr;
-    stream_synced_ = false;
-    abandoned.swap(abandoned_);
-    ++watchdog_epoch_;
-    if (stopping_) return absl::OkStatus();
-  }
-  if (!abandoned.empty()) return absl::DeadlineExceededError(abandoned);
-  // Watch is OK when cancelled (not by us, then) or ended cleanly; an agent
-  // never ends a watch on its own unless it is going away.
-  if (ended.ok()) return absl::UnavailableError("the agent ended the watch");
-  return ended;
+  // A Stop or a watchdog between here and the call's start cancels it as
+  // it starts.
+  stream->Begin();
 }
 
-absl::Status GatewayLink::OnEvent(const v1::WatchEvent& event, WatchView* view,
-                                  int* failures) {
-  const bool was_synced = view->synced();
-  // An event that breaks the stream's rules ends the stream with the error;
-  // the next one starts over with a snapshot.
-  if (absl::Status applied = view->Apply(event); !applied.ok()) return applied;
+void GatewayLink::OnEvent(const WatchView& view, bool was_synced) {
   const absl::Time now = absl::Now();
-  bool changed = false;
+  bool deliver = false;
   {
     absl::MutexLock lock(&mu_);
     status_.last_heard = now;
     stream_heard_ = now;
     // Snapshot parts still arriving: the status keeps what it had.
-    if (!view->synced()) return absl::OkStatus();
+    if (!view.synced()) return;
+    bool changed = false;
+    bool nearer = false;  // The watchdog's next deadline moved earlier.
     if (!was_synced) {
       stream_synced_ = true;
-      ++watchdog_epoch_;
-      *failures = 0;
+      failures_ = 0;
       changed = true;
+      nearer = true;
       if (!status_.instance_id.empty() &&
-          status_.instance_id != view->instance_id()) {
+          status_.instance_id != view.instance_id()) {
         spdlog::info("gateway {}: the agent restarted (instance {}, was {})",
-                     name_, view->instance_id(), status_.instance_id);
+                     name_, view.instance_id(), status_.instance_id);
       }
     }
-    changed = changed || status_.generation != view->generation() ||
-              !MessageDifferencer::Equals(status_.summary, view->summary());
+    changed = changed || status_.generation != view.generation() ||
+              !MessageDifferencer::Equals(status_.summary, view.summary());
     if (changed) {
-      status_.instance_id = view->instance_id();
-      status_.generation = view->generation();
-      status_.agent = view->agent();
-      status_.summary = view->summary();
+      status_.instance_id = view.instance_id();
+      status_.generation = view.generation();
+      status_.agent = view.agent();
+      status_.summary = view.summary();
       status_.synced = true;
     }
     if (SetStateLocked(GatewayState::kConnected)) {
-      ++watchdog_epoch_;  // Back from stale: the stale deadline is nearer.
+      nearer = true;  // Back from stale: the stale deadline is nearer.
       changed = true;
     }
+    if (nearer) ArmWatchdogLocked();
+    if (changed) deliver = QueueChangeLocked();
   }
-  if (changed) Notify();
-  return absl::OkStatus();
+  if (deliver) Deliver();
 }
 
-void GatewayLink::RunWatchdog() {
-  while (true) {
-    bool notify = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      const absl::Time next = CheckStreamLocked(absl::Now(), &notify);
-      if (!notify) {
-        // Until the next deadline, or until one moves nearer.
-        const int64_t epoch = watchdog_epoch_;
-        auto woken = [this, epoch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stopping_ || watchdog_epoch_ != epoch;
-        };
-        mu_.AwaitWithDeadline(absl::Condition(&woken), next);
-        continue;
-      }
+void GatewayLink::OnStreamDone(const Stream* stream,
+                               const absl::Status& ended) {
+  bool deliver = false;
+  {
+    absl::MutexLock lock(&mu_);
+    std::string abandoned;
+    if (stream != nullptr) {
+      finished_ = std::move(stream_);
+      stream_synced_ = false;
+      abandoned.swap(abandoned_);
     }
-    Notify();
+    if (stopping_) return;
+    absl::Status failure = ended;
+    if (!abandoned.empty()) {
+      failure = absl::DeadlineExceededError(abandoned);
+    } else if (ended.ok()) {
+      // An agent never ends a watch on its own unless it is going away.
+      failure = absl::UnavailableError("the agent ended the watch");
+    }
+    StreamFailedLocked(failure, &deliver);
   }
+  if (deliver) Deliver();
 }
 
-absl::Time GatewayLink::CheckStreamLocked(absl::Time now, bool* notify) {
-  // No stream, or one being cancelled: closing it wakes the watchdog.
-  if (control_ == nullptr || !abandoned_.empty()) return absl::InfiniteFuture();
+void GatewayLink::StreamFailedLocked(const absl::Status& failure,
+                                     bool* deliver) {
+  const std::string error = DescribeFailure(address_, failure);
+  const absl::Duration backoff = BackoffFor(failures_, options_, gen_);
+  failures_ = std::min(failures_ + 1, kMaxCountedFailures);
+  const bool changed = SetStateLocked(GatewayState::kUnreachable) ||
+                       status_.synced || error != status_.last_error;
+  status_.last_error = error;
+  status_.synced = false;
+  // A gateway that stays down says so once, not at every retry.
+  if (changed) {
+    spdlog::warn("gateway {}: {}; retrying in {}", name_, error,
+                 absl::FormatDuration(backoff));
+    *deliver = QueueChangeLocked();
+  } else {
+    spdlog::debug("gateway {}: {}; retrying in {}", name_, error,
+                  absl::FormatDuration(backoff));
+  }
+  backoff_until_ = absl::Now() + backoff;
+  // At once, to let the stream go (see OnTimer), then at the backoff's end.
+  ArmLocked(absl::Now());
+}
+
+void GatewayLink::OnTimer() {
+  std::shared_ptr<Stream> finished;  // Released last, off the lock.
+  std::shared_ptr<Stream> abandon;
+  bool deliver = false;
+  bool reopen = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    const absl::Time now = absl::Now();
+    if (stream_ != nullptr) {
+      abandon = CheckStreamLocked(now, &deliver);
+    } else if (now < backoff_until_) {
+      // A stream has just ended: its channel goes now, on this thread, as
+      // it must not on gRPC's (see finished_), and as early as it can, so
+      // that its subchannel is gone when the next channel is made.
+      finished = std::move(finished_);
+      ArmLocked(backoff_until_);
+      return;
+    } else {
+      ++status_.reconnects;
+      reopen = true;
+    }
+  }
+  // Outside the lock, as in Stop.
+  if (abandon != nullptr) abandon->Cancel();
+  if (deliver) Deliver();
+  if (reopen) OpenStream();
+}
+
+std::shared_ptr<GatewayLink::Stream> GatewayLink::CheckStreamLocked(
+    absl::Time now, bool* deliver) {
+  // Being cancelled: its OnDone follows.
+  if (!abandoned_.empty()) return nullptr;
   if (!stream_synced_) {
     const absl::Time due = stream_heard_ + options_.connect_timeout;
-    if (now < due) return due;
-    AbandonStreamLocked(
-        absl::StrCat("no complete snapshot from the agent within ",
-                     absl::FormatDuration(options_.connect_timeout)));
-    return absl::InfiniteFuture();
+    if (now < due) {
+      ArmLocked(due);
+      return nullptr;
+    }
+    abandoned_ = absl::StrCat("no complete snapshot from the agent within ",
+                              absl::FormatDuration(options_.connect_timeout));
+    return stream_;
   }
   // Stale first, for a while, so that a heartbeat merely late (a loaded
   // agent, a slow link) does not cost a new snapshot; then give up.
   const absl::Time give_up = stream_heard_ + 2 * options_.stale_after;
   if (now >= give_up) {
-    AbandonStreamLocked(
+    abandoned_ =
         absl::StrCat("nothing heard from the agent for ",
-                     absl::FormatDuration(2 * options_.stale_after)));
-    return absl::InfiniteFuture();
+                     absl::FormatDuration(2 * options_.stale_after));
+    return stream_;
   }
   const absl::Time stale = stream_heard_ + options_.stale_after;
-  if (now < stale) return stale;
-  if (SetStateLocked(GatewayState::kStale)) *notify = true;
-  return give_up;
+  if (now < stale) {
+    ArmLocked(stale);
+    return nullptr;
+  }
+  if (SetStateLocked(GatewayState::kStale)) *deliver = QueueChangeLocked();
+  ArmLocked(give_up);
+  return nullptr;
 }
 
-void GatewayLink::AbandonStreamLocked(std::string reason) {
-  abandoned_ = std::move(reason);
-  control_->Cancel();
+void GatewayLink::ArmWatchdogLocked() {
+  if (!stream_synced_) {
+    ArmLocked(stream_heard_ + options_.connect_timeout);
+  } else if (status_.state == GatewayState::kStale) {
+    ArmLocked(stream_heard_ + 2 * options_.stale_after);
+  } else {
+    ArmLocked(stream_heard_ + options_.stale_after);
+  }
+}
+
+void GatewayLink::ArmLocked(absl::Time when) {
+  // Stop disarms the timer once, after setting stopping_: a timer armed
+  // later would fire on a link that may be gone.
+  if (!stopping_) timer_.Arm(when);
 }
 
 bool GatewayLink::SetStateLocked(GatewayState state) {
@@ -337,16 +435,35 @@ bool GatewayLink::SetStateLocked(GatewayState state) {
   return true;
 }
 
-void GatewayLink::Notify() {
-  if (!on_change_) return;
-  absl::MutexLock serial(&notify_mu_);
-  GatewayStatus current;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    current = status_;
+bool GatewayLink::QueueChangeLocked() {
+  if (!on_change_ || stopping_) return false;
+  // While a call runs, changes within one state are merged, so that a slow
+  // callback costs no more than a status per state change.
+  if (!changes_.empty() && changes_.back().state == status_.state) {
+    changes_.back() = status_;
+  } else {
+    changes_.push_back(status_);
   }
-  on_change_(current);
+  if (delivering_) return false;
+  delivering_ = true;
+  return true;
+}
+
+void GatewayLink::Deliver() {
+  while (true) {
+    GatewayStatus next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_ || changes_.empty()) {
+        changes_.clear();
+        delivering_ = false;
+        return;
+      }
+      next = std::move(changes_.front());
+      changes_.pop_front();
+    }
+    on_change_(next);
+  }
 }
 
 }  // namespace mailfleet::controller
