@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/request_checks.h"
 #include "controller/config/label_selector.h"
 #include "controller/service/controller_service.h"
 
@@ -67,15 +68,10 @@ absl::StatusOr<Selection> SelectionFromProto(
 absl::StatusOr<absl::Duration> FleetHeartbeatFromProto(
     const v1::FleetWatchRequest& request) {
   if (!request.has_heartbeat_interval()) return kDefaultFleetHeartbeat;
-  const google::protobuf::Duration& d = request.heartbeat_interval();
-  if (d.nanos() <= -1000000000 || d.nanos() >= 1000000000 ||
-      (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("heartbeat_interval is not a valid duration: ",
-                     d.seconds(), "s and ", d.nanos(), "ns"));
-  }
-  const absl::Duration interval =
-      absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  absl::StatusOr<absl::Duration> given =
+      FromProto(request.heartbeat_interval(), "heartbeat_interval");
+  if (!given.ok()) return given.status();
+  const absl::Duration interval = *given;
   if (interval < kMinFleetHeartbeat || interval > kMaxFleetHeartbeat) {
     return absl::InvalidArgumentError(absl::StrCat(
         "heartbeat_interval must be between 1s and 10m, not ",
@@ -85,7 +81,10 @@ absl::StatusOr<absl::Duration> FleetHeartbeatFromProto(
 }
 
 // One Watch call. The hub decides what it hears (under the hub's lock);
-// the watcher decides when to write it (under its own).
+// the watcher decides when to write it (under its own). Writes and Finish
+// start under those locks: gRPC 1.51 never runs a server reactor's
+// reactions inline, so OnWriteDone and OnDone, which take them, cannot
+// deadlock; the hub's lock is what keeps a watcher alive meanwhile.
 class FleetWatchHub::Watcher final
     : public grpc::ServerWriteReactor<v1::FleetWatchEvent> {
  public:
