@@ -4,14 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/queue_kind_proto.h"
+#include "proto/time_proto.h"
 
 namespace mailfleet {
 namespace {
-
-// The range a google.protobuf.Timestamp may hold (years 1 to 9999); a
-// damaged arrival record must not make a reply unprintable as JSON.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 // Length of the well-formed UTF-8 sequence at the start of `s`, 0 if none
 // (RFC 3629: no overlongs, surrogates or code points past U+10FFFF).
@@ -34,13 +30,6 @@ size_t Utf8SequenceLength(absl::string_view s) {
     return 4;
   }
   return 0;
-}
-
-void SetSeconds(int64_t seconds, int32_t nanos, google::protobuf::Timestamp* out) {
-  if (seconds < kMinTimestampSeconds) seconds = kMinTimestampSeconds, nanos = 0;
-  if (seconds > kMaxTimestampSeconds) seconds = kMaxTimestampSeconds, nanos = 0;
-  out->set_seconds(seconds);
-  out->set_nanos(nanos);
 }
 
 }  // namespace
@@ -79,24 +68,13 @@ absl::StatusOr<QueueKind> FromProto(v1::QueueKind kind) {
   return core;
 }
 
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  timespec ts = absl::ToTimespec(t);
-  SetSeconds(ts.tv_sec, static_cast<int32_t>(ts.tv_nsec), out);
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  timespec ts = absl::ToTimespec(d);
-  out->set_seconds(ts.tv_sec);
-  out->set_nanos(static_cast<int32_t>(ts.tv_nsec));
-}
-
 void ToProto(const QueueSnapshot::View& v, v1::Message* out) {
   out->set_queue_id(v.id().data(), v.id().size());
   out->set_queue(ToProto(v.queue_kind()));
   // Whole microseconds: no need for the absl::Time round trip.
   int64_t us = v.arrival_us();
   int64_t sec = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-  SetSeconds(sec, static_cast<int32_t>((us - sec * 1000000) * 1000),
+  SetTimestampSeconds(sec, static_cast<int32_t>((us - sec * 1000000) * 1000),
              out->mutable_arrival_time());
   out->set_size(v.size_bytes());
   SetText(v.sender_address(), out->mutable_sender());

@@ -13,6 +13,7 @@
 #include "common/request_checks.h"
 #include "mailfleet/v1/agent.pb.h"
 #include "mailfleet/v1/types.pb.h"
+#include "proto/time_proto.h"
 
 namespace mailfleet {
 
@@ -35,12 +36,9 @@ absl::StatusOr<ActionRequest> ActionRequestFromProto(const v1::ActRequest& reque
 void ToProto(const ActionResult& result, const v1::ActRequest& request,
              v1::ActResponse* out);
 
-// Clamped to the range a Timestamp may hold.
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 // `text` with every byte that is not part of well-formed UTF-8 replaced by
 // '?': protobuf strings must be UTF-8, queue files' text need not be.
 void SetText(absl::string_view text, std::string* out);
-void SetDuration(absl::Duration d, google::protobuf::Duration* out);
 
 }  // namespace mailfleet
 

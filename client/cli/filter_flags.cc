@@ -76,13 +76,6 @@ absl::Status AddMatchFields(absl::string_view list, v1::Filter* filter) {
   return absl::OkStatus();
 }
 
-void SetDuration(absl::Duration duration, google::protobuf::Duration* proto) {
-  const int64_t seconds =
-      absl::IDivDuration(duration, absl::Seconds(1), &duration);
-  proto->set_seconds(seconds);
-  proto->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(duration)));
-}
-
 absl::Status CheckFilter(const v1::Filter& filter) {
   if (filter.pattern().empty()) {
     if (filter.regex()) {

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "mailfleet/v1/types.pb.h"
+#include "proto/time_proto.h"
 
 namespace mailfleet::cli {
 
@@ -19,7 +20,6 @@ absl::Status AddQueues(absl::string_view list, v1::Filter* filter);
 // sender, recipient, reason, client.
 absl::Status AddMatchFields(absl::string_view list, v1::Filter* filter);
 
-void SetDuration(absl::Duration duration, google::protobuf::Duration* proto);
 
 // What no single flag can check: a pattern for --regex and --field, a
 // valid RE2 pattern, bounds that leave room for a match.

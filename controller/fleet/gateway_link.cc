@@ -1,7 +1,6 @@
 #include "controller/fleet/gateway_link.h"
 
 #include <google/protobuf/util/message_differencer.h>
-#include <google/protobuf/util/time_util.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -20,6 +19,7 @@
 #include "client/grpc_status.h"
 #include "client/channel.h"
 #include "client/watch_view.h"
+#include "proto/time_proto.h"
 #include "common/fmt_absl.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
@@ -125,9 +125,7 @@ class GatewayLink::Stream : public grpc::ClientReadReactor<v1::WatchEvent> {
          const LinkOptions& options)
       : link_(link), stub_(v1::AgentService::NewStub(channel)) {
     request_.set_top_n(options.top_n);
-    *request_.mutable_heartbeat_interval() =
-        google::protobuf::util::TimeUtil::NanosecondsToDuration(
-            absl::ToInt64Nanoseconds(options.heartbeat));
+    SetDuration(options.heartbeat, request_.mutable_heartbeat_interval());
   }
 
   // Starts the call. The link keeps the stream until after its OnDone.

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "controller/config/label_selector.h"
+#include "proto/time_proto.h"
 
 namespace mailfleet::controller {
 namespace {
@@ -42,11 +43,7 @@ void ToProto(const GatewayView& view, v1::Gateway* out) {
   for (const auto& [key, value] : view.config.labels) (*out->mutable_labels())[key] = value;
   const GatewayStatus& s = view.status;
   out->set_state(ToProto(s.state));
-  if (s.last_heard != absl::InfinitePast()) {
-    const int64_t us = absl::ToUnixMicros(s.last_heard);
-    out->mutable_last_heard()->set_seconds(us / 1000000);
-    out->mutable_last_heard()->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
-  }
+  if (s.last_heard != absl::InfinitePast()) SetTimestamp(s.last_heard, out->mutable_last_heard());
   out->set_last_error(s.last_error);
   *out->mutable_agent() = s.agent;
   *out->mutable_summary() = s.summary;

@@ -20,23 +20,13 @@ namespace {
 
 constexpr absl::Duration kDefaultSummaryTimeout = absl::Seconds(10);
 
-absl::string_view StateName(GatewayState state) {
-  switch (state) {
-    case GatewayState::kConnecting: return "connecting";
-    case GatewayState::kConnected: return "connected";
-    case GatewayState::kStale: return "stale";
-    case GatewayState::kUnreachable: return "unreachable";
-  }
-  return "unknown";
-}
-
 // An unsynced gateway, left out of a total made of held summaries.
 v1::GatewayFailure UnsyncedFailure(const GatewayView& view) {
   v1::GatewayFailure failure;
   failure.set_gateway(view.config.name);
   failure.set_address(view.config.address);
   failure.set_code(static_cast<int32_t>(grpc::StatusCode::UNAVAILABLE));
-  std::string error = absl::StrCat(view.config.address, ": ", StateName(view.status.state),
+  std::string error = absl::StrCat(view.config.address, ": ", GatewayStateName(view.status.state),
                                    ", no current summary");
   if (!view.status.last_error.empty()) absl::StrAppend(&error, ": ", view.status.last_error);
   failure.set_error(error);

@@ -13,15 +13,10 @@
 #include "common/request_checks.h"
 #include "controller/config/label_selector.h"
 #include "controller/service/controller_service.h"
+#include "proto/time_proto.h"
 
 namespace mailfleet::controller {
 namespace {
-
-void SetTime(absl::Time time, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(time);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
-}
 
 std::shared_ptr<const v1::Gateway> GatewayProto(const GatewayView& view) {
   auto gateway = std::make_shared<v1::Gateway>();
@@ -128,7 +123,7 @@ class FleetWatchHub::Watcher final
     if (writing_ || !order_.empty()) return std::max(due, now + heartbeat_ / 2);
     if (now < due) return due;
     event_.Clear();
-    SetTime(now, event_.mutable_time());
+    SetTimestamp(now, event_.mutable_time());
     event_.mutable_heartbeat();
     WriteLocked(now);
     return now + heartbeat_;
@@ -184,7 +179,7 @@ class FleetWatchHub::Watcher final
     auto node = pending_.extract(name);
     const Update& update = node.mapped();
     event_.Clear();
-    SetTime(update.at, event_.mutable_time());
+    SetTimestamp(update.at, event_.mutable_time());
     if (update.gateway != nullptr) {
       *event_.mutable_gateway() = *update.gateway;
     } else {
@@ -321,7 +316,7 @@ grpc::ServerWriteReactor<v1::FleetWatchEvent>* FleetWatchHub::Watch(
   if (!selection.ok()) return new Refusal(ToGrpc(selection.status()));
 
   v1::FleetWatchEvent snapshot;
-  SetTime(absl::Now(), snapshot.mutable_time());
+  SetTimestamp(absl::Now(), snapshot.mutable_time());
   snapshot.mutable_snapshot();  // Set even when it selects nothing yet.
   std::set<std::string> selected;
   for (const GatewayView& view : *views) {
