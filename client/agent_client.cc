@@ -10,6 +10,7 @@
 #include "client/channel.h"
 #include "client/grpc_status.h"
 #include "client/read_stream.h"
+#include "client/unary_call.h"
 #include "client/message_stream.h"
 #include "common/status_macros.h"
 
@@ -72,33 +73,14 @@ AgentClient::AgentClient(std::unique_ptr<v1::AgentService::StubInterface> stub,
       address_(std::move(address)),
       options_(std::move(options)) {}
 
-void AgentClient::PrepareContext(grpc::ClientContext* context,
-                                 absl::Duration timeout) const {
-  if (timeout != absl::InfiniteDuration()) {
-    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  }
-}
-
-template <typename Request, typename Response>
-absl::StatusOr<Response> AgentClient::Unary(
-    grpc::Status (v1::AgentService::StubInterface::*rpc)(
-        grpc::ClientContext*, const Request&, Response*),
-    const Request& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  PrepareContext(&context, timeout);
-  Response response;
-  MF_RETURN_IF_ERROR(FromGrpcStatus((stub_.get()->*rpc)(&context, request, &response)));
-  return response;
-}
-
 absl::StatusOr<v1::SummaryResponse> AgentClient::Summary(
     const v1::SummaryRequest& request) {
-  return Unary(&v1::AgentService::StubInterface::Summary, request, options_.rpc_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::Summary, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::ListResponse> AgentClient::ListPage(
     const v1::ListRequest& request) {
-  return Unary(&v1::AgentService::StubInterface::List, request, options_.rpc_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::List, request, options_.rpc_timeout);
 }
 
 absl::Status AgentClient::ListAll(const v1::Filter& filter, int64_t limit,
@@ -141,7 +123,7 @@ absl::Status AgentClient::GetMessage(const v1::GetMessageRequest& request,
                                      const EnvelopeCallback& on_envelope,
                                      const ContentCallback& on_content) {
   grpc::ClientContext context;
-  PrepareContext(&context, options_.stream_timeout);
+  SetDeadline(&context, options_.stream_timeout);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
       stub_->GetMessage(&context, request);
   return ReadMessageStream(context, *reader, absl::StrCat("agent ", address_),
@@ -172,7 +154,7 @@ absl::Status AgentClient::Watch(const v1::WatchRequest& request,
   WatchControl own_control;
   if (control == nullptr) control = &own_control;
   grpc::ClientContext context;
-  PrepareContext(&context, absl::InfiniteDuration());
+  SetDeadline(&context, absl::InfiniteDuration());
   // Before the call starts, so that a Cancel() while it connects already
   // reaches it (TryCancel before the call cancels it as it starts).
   if (!control->Attach(&context)) return absl::OkStatus();
@@ -186,12 +168,12 @@ absl::Status AgentClient::Watch(const v1::WatchRequest& request,
 
 absl::StatusOr<v1::ActResponse> AgentClient::Act(
     const v1::ActRequest& request) {
-  return Unary(&v1::AgentService::StubInterface::Act, request, options_.action_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::Act, request, options_.action_timeout);
 }
 
 absl::StatusOr<v1::FlushResponse> AgentClient::Flush(
     const v1::FlushRequest& request) {
-  return Unary(&v1::AgentService::StubInterface::Flush, request, options_.action_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::Flush, request, options_.action_timeout);
 }
 
 }  // namespace mailfleet

@@ -153,18 +153,6 @@ class AgentClient {
   const AgentClientOptions& options() const { return options_; }
 
  private:
-  // Sets what every call carries: its deadline, none when infinite (and,
-  // later, credentials).
-  void PrepareContext(grpc::ClientContext* context,
-                      absl::Duration timeout) const;
-
-  // One unary call of `rpc` with `timeout`, its status mapped to absl.
-  template <typename Request, typename Response>
-  absl::StatusOr<Response> Unary(
-      grpc::Status (v1::AgentService::StubInterface::*rpc)(
-          grpc::ClientContext*, const Request&, Response*),
-      const Request& request, absl::Duration timeout);
-
   std::unique_ptr<v1::AgentService::StubInterface> stub_;
   std::string address_;
   AgentClientOptions options_;

@@ -10,6 +10,7 @@
 #include "client/channel.h"
 #include "client/grpc_status.h"
 #include "client/read_stream.h"
+#include "client/unary_call.h"
 #include "common/status_macros.h"
 
 namespace mailfleet {
@@ -49,41 +50,21 @@ ControllerClient::ControllerClient(
       address_(std::move(address)),
       options_(std::move(options)) {}
 
-void ControllerClient::PrepareContext(grpc::ClientContext* context,
-                                      absl::Duration timeout) const {
-  if (timeout != absl::InfiniteDuration()) {
-    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  }
-}
-
-template <typename Request, typename Response>
-absl::StatusOr<Response> ControllerClient::Unary(
-    grpc::Status (v1::ControllerService::StubInterface::*rpc)(
-        grpc::ClientContext*, const Request&, Response*),
-    const Request& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  PrepareContext(&context, timeout);
-  Response response;
-  MF_RETURN_IF_ERROR(
-      FromGrpcStatus((stub_.get()->*rpc)(&context, request, &response)));
-  return response;
-}
-
 absl::StatusOr<v1::ListGatewaysResponse> ControllerClient::ListGateways(
     const v1::ListGatewaysRequest& request) {
-  return Unary(&v1::ControllerService::StubInterface::ListGateways, request,
+  return CallUnary(*stub_, &v1::ControllerService::StubInterface::ListGateways, request,
                options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::FleetSummaryResponse> ControllerClient::Summary(
     const v1::FleetSummaryRequest& request) {
-  return Unary(&v1::ControllerService::StubInterface::Summary, request,
+  return CallUnary(*stub_, &v1::ControllerService::StubInterface::Summary, request,
                options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::FleetListResponse> ControllerClient::ListPage(
     const v1::FleetListRequest& request) {
-  return Unary(&v1::ControllerService::StubInterface::List, request,
+  return CallUnary(*stub_, &v1::ControllerService::StubInterface::List, request,
                options_.rpc_timeout);
 }
 
@@ -131,7 +112,7 @@ absl::Status ControllerClient::GetMessage(
     const v1::FleetGetMessageRequest& request,
     const EnvelopeCallback& on_envelope, const ContentCallback& on_content) {
   grpc::ClientContext context;
-  PrepareContext(&context, options_.stream_timeout);
+  SetDeadline(&context, options_.stream_timeout);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
       stub_->GetMessage(&context, request);
   return ReadMessageStream(
@@ -144,7 +125,7 @@ absl::Status ControllerClient::GetMessage(
 absl::Status ControllerClient::Act(const v1::FleetActRequest& request,
                                    const ActResultCallback& on_result) {
   grpc::ClientContext context;
-  PrepareContext(&context, options_.action_timeout);
+  SetDeadline(&context, options_.action_timeout);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GatewayActResult>> reader =
       stub_->Act(&context, request);
   return ReadStreamToEnd(context, *reader, on_result);
@@ -153,7 +134,7 @@ absl::Status ControllerClient::Act(const v1::FleetActRequest& request,
 absl::Status ControllerClient::Flush(const v1::FleetFlushRequest& request,
                                      const FlushResultCallback& on_result) {
   grpc::ClientContext context;
-  PrepareContext(&context, options_.action_timeout);
+  SetDeadline(&context, options_.action_timeout);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GatewayFlushResult>> reader =
       stub_->Flush(&context, request);
   return ReadStreamToEnd(context, *reader, on_result);
@@ -165,7 +146,7 @@ absl::Status ControllerClient::Watch(const v1::FleetWatchRequest& request,
   WatchControl own_control;
   if (control == nullptr) control = &own_control;
   grpc::ClientContext context;
-  PrepareContext(&context, absl::InfiniteDuration());
+  SetDeadline(&context, absl::InfiniteDuration());
   // Before the call starts, so that a Cancel() while it connects reaches it.
   if (!control->Attach(&context)) return absl::OkStatus();
   std::unique_ptr<grpc::ClientReaderInterface<v1::FleetWatchEvent>> reader =

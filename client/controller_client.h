@@ -124,15 +124,6 @@ class ControllerClient {
   const ControllerClientOptions& options() const { return options_; }
 
  private:
-  void PrepareContext(grpc::ClientContext* context,
-                      absl::Duration timeout) const;
-
-  template <typename Request, typename Response>
-  absl::StatusOr<Response> Unary(
-      grpc::Status (v1::ControllerService::StubInterface::*rpc)(
-          grpc::ClientContext*, const Request&, Response*),
-      const Request& request, absl::Duration timeout);
-
   std::unique_ptr<v1::ControllerService::StubInterface> stub_;
   std::string address_;
   ControllerClientOptions options_;
