@@ -1,8 +1,12 @@
 #include "common/request_checks.h"
 
+#include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "common/queue_id.h"
 #include "proto/queue_kind_proto.h"
@@ -117,6 +121,11 @@ absl::Status CheckFlushTargets(const v1::FlushRequest& request) {
     return absl::InvalidArgumentError(
         "flush takes exactly one of: all, queue ids, a site");
   }
+  if (request.queue_ids_size() > static_cast<int>(kMaxFlushIds)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "flush names ", request.queue_ids_size(), " ids, more than ", kMaxFlushIds,
+        " (each is a postqueue -i of its own): flush all, or a site"));
+  }
   return absl::OkStatus();
 }
 
@@ -166,6 +175,46 @@ absl::Status CheckActRequest(const v1::ActRequest& request) {
         "the filter selects every message: set all to act on the whole queue");
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// Ids named in one audit line; past this they are counted, so that a line
+// stays readable (the agent's line lists those acted on separately).
+constexpr int kIdsInText = 20;
+
+std::string IdsText(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::string text = absl::StrCat("ids (", ids.size(), "): ");
+  const int shown = std::min(ids.size(), kIdsInText);
+  absl::StrAppend(&text, absl::StrJoin(ids.begin(), ids.begin() + shown, ","));
+  if (ids.size() > shown) absl::StrAppend(&text, ",... ", ids.size() - shown, " more");
+  return text;
+}
+
+}  // namespace
+
+std::string ActionVerb(v1::Action action) {
+  // ACTION_HOLD -> hold
+  std::string name = v1::Action_Name(action);
+  constexpr absl::string_view kPrefix = "ACTION_";
+  if (absl::StartsWith(name, kPrefix)) name.erase(0, kPrefix.size());
+  return name.empty() ? "unknown" : absl::AsciiStrToLower(name);
+}
+
+std::string SelectorText(const v1::Selector& selector) {
+  std::vector<std::string> parts;
+  if (selector.all()) parts.push_back("all");
+  if (!selector.queue_ids().empty()) parts.push_back(IdsText(selector.queue_ids()));
+  if (selector.has_filter()) {
+    parts.push_back(absl::StrCat("filter {", selector.filter().ShortDebugString(), "}"));
+  }
+  return parts.empty() ? "nothing" : absl::StrJoin(parts, "; ");
+}
+
+std::string FlushTargetsText(const v1::FlushRequest& request) {
+  if (request.all()) return "all";
+  if (!request.site().empty()) return absl::StrCat("site ", request.site());
+  return IdsText(request.queue_ids());
 }
 
 }  // namespace mailfleet

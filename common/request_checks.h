@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,6 +25,8 @@ inline constexpr int kDefaultTopN = 10;
 inline constexpr int kMaxTopN = 1000;
 // Most queue ids one action may name; more is refused, not trimmed.
 inline constexpr size_t kMaxActIds = 100000;
+// Most ids one flush may name: each is a postqueue -i run of its own.
+inline constexpr size_t kMaxFlushIds = 1000;
 
 absl::StatusOr<FilterSpec> FilterSpecFromProto(const v1::Filter& filter);
 absl::StatusOr<Filter> CompileFilter(const v1::Filter& filter);
@@ -34,7 +37,7 @@ absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
 // A request's top_n: kDefaultTopN when 0, refused past kMaxTopN.
 absl::StatusOr<size_t> TopNFromProto(int32_t top_n);
 
-// Exactly one of all, queue ids and a site.
+// Exactly one of all, queue ids (at most kMaxFlushIds) and a site.
 absl::Status CheckFlushTargets(const v1::FlushRequest& request);
 
 // What can be judged of an action without the queue: the action is known,
@@ -44,6 +47,12 @@ absl::Status CheckFlushTargets(const v1::FlushRequest& request);
 // refuse it for what it holds (a pattern matching its whole queue, no MPA
 // spool to respool from).
 absl::Status CheckActRequest(const v1::ActRequest& request);
+
+// For the audit log: the action's verb (hold, delete, ...) and what a
+// selector asked for, in a line (ids listed up to a limit, then counted).
+std::string ActionVerb(v1::Action action);
+std::string SelectorText(const v1::Selector& selector);
+std::string FlushTargetsText(const v1::FlushRequest& request);
 
 }  // namespace mailfleet
 
