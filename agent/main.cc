@@ -12,7 +12,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/dashed_flags.h"
-#include "common/listen_address.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
@@ -30,6 +29,8 @@
 #include "common/os/dir_watcher.h"
 #include "common/os/filesystem.h"
 #include "common/os/process_runner.h"
+#include "common/security/server_flags.h"
+#include "common/security/server_security.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -60,6 +61,12 @@ ABSL_FLAG(int, scan_threads, 0, "threads reading queue files (0: one per core)")
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 ABSL_FLAG(bool, insecure, false,
           "serve without TLS on an address that is not loopback (logs a warning)");
+ABSL_FLAG(bool, require_client_cert, true,
+          "with --tls-ca, refuse clients without a certificate at the handshake");
+ABSL_FLAG(std::string, controller_name, "mailfleet-controller",
+          "the CN or SAN DNS name of the controller's client certificate: its "
+          "calls may carry the principal it acts for, and may act");
+
 
 namespace {
 
@@ -83,12 +90,14 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  // Signals are taken synchronously by this thread only.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Signals are taken synchronously by this thread only: SIGHUP reloads
+  // the tokens and reopens the audit log.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   mailfleet::mpa::ThrottleLimits limits;
@@ -99,11 +108,15 @@ int main(int argc, char** argv) {
     return Fail(std::string(s.message()));
   }
 
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  if (auto s = mailfleet::CheckPlaintextListen(listen, absl::GetFlag(FLAGS_insecure));
-      !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
+  mailfleet::ServerSecurityOptions security_options;
+  security_options.listen = absl::GetFlag(FLAGS_listen);
+  security_options.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
+  security_options.insecure = absl::GetFlag(FLAGS_insecure);
+  mailfleet::SetSharedSecurityFlags(&security_options);
+  security_options.policy.controller_name = absl::GetFlag(FLAGS_controller_name);
+  security_options.policy.act_only_from_controller_or_local = true;
+  auto security = mailfleet::ServerSecurity::Create(std::move(security_options));
+  if (!security.ok()) return Fail(std::string(security.status().message()));
 
   mailfleet::RealProcessRunner runner;
   mailfleet::RealFilesystem fs;
@@ -152,13 +165,13 @@ int main(int argc, char** argv) {
   mailfleet::postfix::PostfixTools tools(&runner, config_dir);
   mailfleet::QueueActions actions(&index, &tools, &fs,
                                   spool_actions ? &*spool_actions : nullptr);
-  mailfleet::AgentServiceImpl service(&index, host, &actions, &tools);
+  mailfleet::AgentServiceImpl service(&index, host, &actions, &tools, {},
+                                      (*security)->access());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
-                           grpc::InsecureServerCredentials(), &port);
+  (*security)->Configure(&builder, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -166,9 +179,15 @@ int main(int argc, char** argv) {
   }
   spdlog::info("serving on {} (port {})", absl::GetFlag(FLAGS_listen), port);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("signal {}: shutting down", sig);
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) {
+      spdlog::info("signal {}: shutting down", sig);
+      break;
+    }
+    (*security)->Reload();
+  }
   service.EndWatches();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   // A postsuper run started by an action is let finish (it has its own

@@ -57,7 +57,8 @@ absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
         "list page size ", options.list_page_size, " is not in 1..10000"));
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(
-      address, options.credentials, options.max_receive_message_bytes);
+      address, options.credentials, options.max_receive_message_bytes,
+      options.tls_server_name);
   if (!channel.ok()) return channel.status();
   return std::make_unique<AgentClient>(*std::move(channel), address, options);
 }
@@ -75,12 +76,12 @@ AgentClient::AgentClient(std::unique_ptr<v1::AgentService::StubInterface> stub,
 
 absl::StatusOr<v1::SummaryResponse> AgentClient::Summary(
     const v1::SummaryRequest& request) {
-  return CallUnary(*stub_, &v1::AgentService::StubInterface::Summary, request, options_.rpc_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::Summary, request, options_.rpc_timeout, options_.token);
 }
 
 absl::StatusOr<v1::ListResponse> AgentClient::ListPage(
     const v1::ListRequest& request) {
-  return CallUnary(*stub_, &v1::AgentService::StubInterface::List, request, options_.rpc_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::List, request, options_.rpc_timeout, options_.token);
 }
 
 absl::Status AgentClient::ListAll(const v1::Filter& filter, int64_t limit,
@@ -123,7 +124,7 @@ absl::Status AgentClient::GetMessage(const v1::GetMessageRequest& request,
                                      const EnvelopeCallback& on_envelope,
                                      const ContentCallback& on_content) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.stream_timeout);
+  PrepareCall(&context, options_.stream_timeout, options_.token);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
       stub_->GetMessage(&context, request);
   return ReadMessageStream(context, *reader, absl::StrCat("agent ", address_),
@@ -154,7 +155,7 @@ absl::Status AgentClient::Watch(const v1::WatchRequest& request,
   WatchControl own_control;
   if (control == nullptr) control = &own_control;
   grpc::ClientContext context;
-  SetDeadline(&context, absl::InfiniteDuration());
+  PrepareCall(&context, absl::InfiniteDuration(), options_.token);
   // Before the call starts, so that a Cancel() while it connects already
   // reaches it (TryCancel before the call cancels it as it starts).
   if (!control->Attach(&context)) return absl::OkStatus();
@@ -168,12 +169,12 @@ absl::Status AgentClient::Watch(const v1::WatchRequest& request,
 
 absl::StatusOr<v1::ActResponse> AgentClient::Act(
     const v1::ActRequest& request) {
-  return CallUnary(*stub_, &v1::AgentService::StubInterface::Act, request, options_.action_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::Act, request, options_.action_timeout, options_.token);
 }
 
 absl::StatusOr<v1::FlushResponse> AgentClient::Flush(
     const v1::FlushRequest& request) {
-  return CallUnary(*stub_, &v1::AgentService::StubInterface::Flush, request, options_.action_timeout);
+  return CallUnary(*stub_, &v1::AgentService::StubInterface::Flush, request, options_.action_timeout, options_.token);
 }
 
 }  // namespace mailfleet

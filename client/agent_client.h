@@ -76,9 +76,13 @@ struct AgentClientOptions {
   // A compromised or buggy agent must not make the client allocate without
   // bound; ListAll halves its page size when a page would exceed this.
   int max_receive_message_bytes = 64 << 20;
-  // Null means plaintext. TLS (mTLS) credentials plug in here; bearer tokens
-  // will be attached per call where the deadline is set.
+  // Null means plaintext; see MakeChannelCredentials for TLS (mTLS).
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // The name the agent's certificate must carry, when not the address's
+  // host.
+  std::string tls_server_name;
+  // Sent with every call as a bearer token, when not empty.
+  std::string token;
 };
 
 class AgentClient {

@@ -14,11 +14,13 @@
 namespace mailfleet {
 
 // A channel to `address` ("host:port" or a gRPC target URI); it connects
-// lazily. INVALID_ARGUMENT for an empty address, or one gRPC cannot use.
+// lazily. With TLS, the server's certificate must name `tls_server_name`,
+// or the address's host when that is empty. INVALID_ARGUMENT for an empty
+// address, or one gRPC cannot use.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
     const std::string& address,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
-    int max_receive_message_bytes);
+    int max_receive_message_bytes, const std::string& tls_server_name = "");
 
 }  // namespace mailfleet
 

@@ -31,7 +31,8 @@ absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Connect(
         "list page size ", options.list_page_size, " is not in 1..10000"));
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(
-      address, options.credentials, options.max_receive_message_bytes);
+      address, options.credentials, options.max_receive_message_bytes,
+      options.tls_server_name);
   if (!channel.ok()) return channel.status();
   return std::make_unique<ControllerClient>(*std::move(channel), address,
                                             options);
@@ -53,19 +54,19 @@ ControllerClient::ControllerClient(
 absl::StatusOr<v1::ListGatewaysResponse> ControllerClient::ListGateways(
     const v1::ListGatewaysRequest& request) {
   return CallUnary(*stub_, &v1::ControllerService::StubInterface::ListGateways, request,
-               options_.rpc_timeout);
+                   options_.rpc_timeout, options_.token);
 }
 
 absl::StatusOr<v1::FleetSummaryResponse> ControllerClient::Summary(
     const v1::FleetSummaryRequest& request) {
   return CallUnary(*stub_, &v1::ControllerService::StubInterface::Summary, request,
-               options_.rpc_timeout);
+                   options_.rpc_timeout, options_.token);
 }
 
 absl::StatusOr<v1::FleetListResponse> ControllerClient::ListPage(
     const v1::FleetListRequest& request) {
   return CallUnary(*stub_, &v1::ControllerService::StubInterface::List, request,
-               options_.rpc_timeout);
+                   options_.rpc_timeout, options_.token);
 }
 
 absl::Status ControllerClient::ListAll(const v1::FleetListRequest& first,
@@ -112,7 +113,7 @@ absl::Status ControllerClient::GetMessage(
     const v1::FleetGetMessageRequest& request,
     const EnvelopeCallback& on_envelope, const ContentCallback& on_content) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.stream_timeout);
+  PrepareCall(&context, options_.stream_timeout, options_.token);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetMessageResponse>> reader =
       stub_->GetMessage(&context, request);
   return ReadMessageStream(
@@ -125,7 +126,7 @@ absl::Status ControllerClient::GetMessage(
 absl::Status ControllerClient::Act(const v1::FleetActRequest& request,
                                    const ActResultCallback& on_result) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.action_timeout);
+  PrepareCall(&context, options_.action_timeout, options_.token);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GatewayActResult>> reader =
       stub_->Act(&context, request);
   return ReadStreamToEnd(context, *reader, on_result);
@@ -134,7 +135,7 @@ absl::Status ControllerClient::Act(const v1::FleetActRequest& request,
 absl::Status ControllerClient::Flush(const v1::FleetFlushRequest& request,
                                      const FlushResultCallback& on_result) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.action_timeout);
+  PrepareCall(&context, options_.action_timeout, options_.token);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GatewayFlushResult>> reader =
       stub_->Flush(&context, request);
   return ReadStreamToEnd(context, *reader, on_result);
@@ -146,7 +147,7 @@ absl::Status ControllerClient::Watch(const v1::FleetWatchRequest& request,
   WatchControl own_control;
   if (control == nullptr) control = &own_control;
   grpc::ClientContext context;
-  SetDeadline(&context, absl::InfiniteDuration());
+  PrepareCall(&context, absl::InfiniteDuration(), options_.token);
   // Before the call starts, so that a Cancel() while it connects reaches it.
   if (!control->Attach(&context)) return absl::OkStatus();
   std::unique_ptr<grpc::ClientReaderInterface<v1::FleetWatchEvent>> reader =

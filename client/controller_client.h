@@ -45,8 +45,13 @@ struct ControllerClientOptions {
   int32_t list_page_size = 5000;
   // ListAll halves its page size when a page would exceed this.
   int max_receive_message_bytes = 64 << 20;
-  // Null means plaintext.
+  // Null means plaintext; see MakeChannelCredentials for TLS.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // The name the controller's certificate must carry, when not the
+  // address's host.
+  std::string tls_server_name;
+  // Sent with every call as a bearer token, when not empty.
+  std::string token;
 };
 
 class ControllerClient {

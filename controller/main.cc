@@ -1,7 +1,7 @@
 // mailfleet-controller: watches the gateways listed in --gateways (one
 // Watch stream per agent) and serves the fleet's state over gRPC. SIGHUP
-// reloads the gateways file; a file with errors is reported and the fleet
-// kept as it was.
+// reloads the gateways file (a file with errors is reported and the fleet
+// kept as it was) and the tokens, and reopens the audit log.
 #include <signal.h>
 
 #include <memory>
@@ -16,6 +16,9 @@
 #include "absl/time/time.h"
 #include "common/dashed_flags.h"
 #include "common/listen_address.h"
+#include "common/security/server_flags.h"
+#include "common/security/server_security.h"
+#include "common/security/tls.h"
 #include "common/fmt_absl.h"
 #include "controller/config/gateways_file.h"
 #include "controller/fleet/fleet.h"
@@ -38,6 +41,10 @@ ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 ABSL_FLAG(bool, insecure, false,
           "serve, and call agents, without TLS on addresses that are not "
           "loopback (logs a warning)");
+ABSL_FLAG(bool, require_client_cert, false,
+          "with --tls-ca, refuse operators without a certificate at the "
+          "handshake");
+
 
 namespace {
 
@@ -46,17 +53,18 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// The controller talks to agents in plaintext until TLS arrives: only on
+// Without --tls-ca the controller talks to agents in plaintext: only on
 // loopback, unless --insecure says the network is trusted.
 absl::Status CheckPlaintextAgents(const std::vector<mailfleet::controller::Gateway>& gateways,
-                                  bool insecure) {
-  if (insecure) return absl::OkStatus();
+                                  bool agents_over_tls, bool insecure) {
+  if (insecure || agents_over_tls) return absl::OkStatus();
   for (const mailfleet::controller::Gateway& g : gateways) {
     if (!mailfleet::IsLoopbackAddress(g.address)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "gateway ", g.name, ": ", g.address,
           " is not a loopback address, and agents are called without TLS; "
-          "pass --insecure if the network between them is trusted"));
+          "give --tls-ca (and --tls-cert, --tls-key), or pass --insecure if "
+          "the network between them is trusted"));
     }
   }
   return absl::OkStatus();
@@ -64,10 +72,12 @@ absl::Status CheckPlaintextAgents(const std::vector<mailfleet::controller::Gatew
 
 // The gateways file, read and checked.
 absl::StatusOr<std::vector<mailfleet::controller::Gateway>> LoadGateways(
-    const std::string& path, bool insecure) {
+    const std::string& path, bool agents_over_tls, bool insecure) {
   auto gateways = mailfleet::controller::LoadGatewaysFile(path);
   if (!gateways.ok()) return gateways.status();
-  if (auto s = CheckPlaintextAgents(*gateways, insecure); !s.ok()) return s;
+  if (auto s = CheckPlaintextAgents(*gateways, agents_over_tls, insecure); !s.ok()) {
+    return s;
+  }
   return gateways;
 }
 
@@ -90,20 +100,32 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  if (auto s = mailfleet::CheckPlaintextListen(listen, absl::GetFlag(FLAGS_insecure));
-      !s.ok()) {
-    return Fail(std::string(s.message()));
+  mailfleet::ServerSecurityOptions security_options;
+  security_options.listen = listen;
+  mailfleet::SetSharedSecurityFlags(&security_options);
+  const mailfleet::TlsFiles tls = security_options.tls;
+  security_options.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
+  security_options.insecure = absl::GetFlag(FLAGS_insecure);
+  auto security = mailfleet::ServerSecurity::Create(std::move(security_options));
+  if (!security.ok()) return Fail(std::string(security.status().message()));
+  // The same certificate, as a client, is what agents know the controller
+  // by.
+  auto agent_credentials = mailfleet::MakeChannelCredentials(tls);
+  if (!agent_credentials.ok()) {
+    return Fail(std::string(agent_credentials.status().message()));
   }
   const std::string path = absl::GetFlag(FLAGS_gateways);
   if (path.empty()) return Fail("--gateways FILE is required");
   mailfleet::controller::LinkOptions options;
   options.heartbeat = absl::GetFlag(FLAGS_heartbeat);
   options.stale_after = absl::GetFlag(FLAGS_stale_after);
+  options.client.credentials = *agent_credentials;
   if (auto s = mailfleet::controller::CheckLinkOptions(options); !s.ok()) {
     return Fail(std::string(s.message()));
   }
   const bool insecure = absl::GetFlag(FLAGS_insecure);
-  auto gateways = LoadGateways(path, insecure);
+  const bool agents_over_tls = !tls.ca.empty();
+  auto gateways = LoadGateways(path, agents_over_tls, insecure);
   if (!gateways.ok()) return Fail(std::string(gateways.status().message()));
 
   // The hub outlives the fleet, whose links call it until they stop.
@@ -112,12 +134,15 @@ int main(int argc, char** argv) {
   hub.OnApply(fleet, fleet.Apply(*gateways));
   spdlog::info("watching {} gateways from {}", gateways->size(), path);
 
-  mailfleet::controller::ControllerServiceImpl service(&fleet, &hub);
+  mailfleet::controller::ServiceOptions service_options;
+  service_options.client.credentials = *agent_credentials;
+  service_options.access = (*security)->access();
+  mailfleet::controller::ControllerServiceImpl service(&fleet, &hub, service_options);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  (*security)->Configure(&builder, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return Fail("cannot listen on " + listen);
@@ -130,7 +155,8 @@ int main(int argc, char** argv) {
       spdlog::info("signal {}: shutting down", sig);
       break;
     }
-    auto reloaded = LoadGateways(path, insecure);
+    (*security)->Reload();
+    auto reloaded = LoadGateways(path, agents_over_tls, insecure);
     if (!reloaded.ok()) {
       spdlog::error("SIGHUP: {} not reloaded, keeping {} gateways: {}", path,
                     fleet.Gateways().size(), reloaded.status().message());

@@ -1,6 +1,7 @@
 #include "agent/service/agent_service.h"
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -10,6 +11,8 @@
 #include "agent/service/proto_convert.h"
 #include "agent/mpa/spool_item.h"
 #include "common/queue_id.h"
+#include "common/request_checks.h"
+#include "common/security/refused_stream.h"
 #include "common/status_macros.h"
 
 namespace mailfleet {
@@ -34,6 +37,16 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// A caller refused by the access control: its code as it is (ToGrpc would
+// take PERMISSION_DENIED for the agent's own).
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+                                 const absl::Status& why) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(why.code()),
+                               std::string(why.message())));
+  return reactor;
+}
+
 // Chunks read ahead of the client, per stream: memory stays bounded
 // whatever the message's size.
 constexpr size_t kMaxQueuedParts = 8;
@@ -44,9 +57,12 @@ constexpr size_t kMaxQueuedParts = 8;
 // Every Finish goes through WriteOrFinishLocked, once.
 class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
  public:
+  // `audit_read`, when set, is told whether the message was found before
+  // any of it is sent: a content read is on the audit trail first.
   MessageWriter(const QueueIndex& index, v1::GetMessageRequest request,
-                std::atomic<int>* reads_in_flight)
-      : reads_in_flight_(reads_in_flight) {
+                std::atomic<int>* reads_in_flight,
+                std::function<void(const absl::Status&)> audit_read)
+      : reads_in_flight_(reads_in_flight), audit_read_(std::move(audit_read)) {
     if (reads_in_flight_->fetch_add(1) >= kMaxConcurrentReads) {
       reads_in_flight_->fetch_sub(1);
       counted_ = false;  // before Finish: OnDone may run at once
@@ -87,14 +103,9 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
  private:
   absl::Status Produce(const QueueIndex& index, const v1::GetMessageRequest& request) {
     const std::string& id = request.queue_id();
-    MF_ASSIGN_OR_RETURN(Located where, Locate(index, request));
-    absl::StatusOr<Message> message =
-        where.source == QueueSource::kMpa ? index.spool()->FindItem(id, where.queue)
-                                          : index.reader().ReadMessage(id, where.queue);
-    if (absl::IsNotFound(message.status()) && where.mpa_fallback) {
-      where.source = QueueSource::kMpa;
-      message = index.spool()->FindItem(id, std::nullopt);
-    }
+    Located where;
+    absl::StatusOr<Message> message = Find(index, request, &where);
+    if (audit_read_) audit_read_(message.status());
     if (!message.ok()) return message.status();
     v1::GetMessageResponse envelope;
     ToProto(*message, envelope.mutable_envelope());
@@ -124,6 +135,20 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
     // Not indexed on either side: the MPA's spool is the next place to look.
     bool mpa_fallback = false;
   };
+  static absl::StatusOr<Message> Find(const QueueIndex& index,
+                                      const v1::GetMessageRequest& request,
+                                      Located* where) {
+    const std::string& id = request.queue_id();
+    MF_ASSIGN_OR_RETURN(*where, Locate(index, request));
+    absl::StatusOr<Message> message =
+        where->source == QueueSource::kMpa ? index.spool()->FindItem(id, where->queue)
+                                           : index.reader().ReadMessage(id, where->queue);
+    if (absl::IsNotFound(message.status()) && where->mpa_fallback) {
+      where->source = QueueSource::kMpa;
+      message = index.spool()->FindItem(id, std::nullopt);
+    }
+    return message;
+  }
   // Which side the id names, checked against that side's id syntax before
   // it is used in any path. The index settles which side holds it; an id
   // it does not know is looked for on disk.
@@ -217,6 +242,7 @@ class MessageWriter : public grpc::ServerWriteReactor<v1::GetMessageResponse> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   std::atomic<int>* const reads_in_flight_;
+  const std::function<void(const absl::Status&)> audit_read_;
   bool counted_ = true;
 };
 
@@ -238,15 +264,20 @@ v1::AgentInfo StaticAgentInfo(const QueueIndex& index, const std::string& hostna
 AgentServiceImpl::AgentServiceImpl(QueueIndex* index, std::string hostname,
                                    const QueueActions* actions,
                                    const postfix::PostfixTools* tools,
-                                   WatchHubOptions watch_options)
+                                   WatchHubOptions watch_options,
+                                   const AccessControl* access)
     : index_(index),
       hostname_(std::move(hostname)),
       actions_(actions),
       tools_(tools),
+      access_(access != nullptr ? access : &AccessControl::LocalOnly()),
       watch_hub_(index, StaticAgentInfo(*index, hostname_), watch_options) {}
 
 grpc::ServerWriteReactor<v1::WatchEvent>* AgentServiceImpl::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  if (auto who = access_->Check(*context, Permission::kView); !who.ok()) {
+    return new RefusedStream<v1::WatchEvent>(who.status());
+  }
   return watch_hub_.Open(context, request);
 }
 
@@ -260,6 +291,22 @@ bool AgentServiceImpl::Drain(absl::Duration timeout) {
 }
 
 namespace {
+
+// An action's counts and the ids it touched, or why it failed as a whole.
+void AuditOutcome(const absl::Status& status, const v1::ActResponse& response,
+                  v1::AuditRecord* record) {
+  if (!status.ok()) {
+    // Refused by the checks (nothing ran), or failed as a whole.
+    record->set_result(absl::IsInvalidArgument(status) ? "invalid" : "failed");
+    record->set_error(std::string(status.message()));
+    return;
+  }
+  record->set_matched(response.matched());
+  record->set_succeeded(response.succeeded());
+  record->set_failed(response.failed());
+  record->set_result(response.failed() > 0 ? "failed" : "ok");
+  *record->mutable_queue_ids() = response.queue_ids();
+}
 
 // Runs `work` (Postfix's tools: seconds, not microseconds) on a thread of
 // its own and finishes the call from there, never blocking a reactor.
@@ -287,35 +334,67 @@ grpc::ServerUnaryReactor* RunOnWorker(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* AgentServiceImpl::Act(grpc::CallbackServerContext* context,
                                                 const v1::ActRequest* request,
                                                 v1::ActResponse* response) {
+  v1::AuditRecord asked = AuditRequest(ActionVerb(request->action()), hostname_,
+                                       SelectorText(request->selector()),
+                                       request->dry_run());
+  auto who = access_->CheckAudited(*context, Permission::kAct, asked);
+  if (!who.ok()) return Refuse(context, who.status());
+  v1::AuditRecord record = AuditRecordFor(*who, std::move(asked));
   auto core = ActionRequestFromProto(*request);
-  if (!core.ok()) return Finish(context, core.status());
+  if (!core.ok()) {
+    record.set_result("invalid");
+    record.set_error(std::string(core.status().message()));
+    access_->Audit(std::move(record));
+    return Finish(context, core.status());
+  }
   return RunOnWorker(context, &actions_in_flight_,
-                     [this, core = *std::move(core), request, response] {
+                     [this, core = *std::move(core), request, response,
+                      record = std::move(record)]() mutable {
                        auto result = actions_->Act(core);
-                       if (!result.ok()) return result.status();
-                       ToProto(*result, *request, response);
-                       return absl::OkStatus();
+                       if (result.ok()) ToProto(*result, *request, response);
+                       AuditOutcome(result.status(), *response, &record);
+                       access_->Audit(std::move(record));
+                       return result.status();
                      });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Flush(grpc::CallbackServerContext* context,
                                                   const v1::FlushRequest* request,
                                                   v1::FlushResponse* response) {
+  v1::AuditRecord asked = AuditRequest("flush", hostname_, FlushTargetsText(*request));
+  auto who = access_->CheckAudited(*context, Permission::kAct, asked);
+  if (!who.ok()) return Refuse(context, who.status());
+  v1::AuditRecord record = AuditRecordFor(*who, std::move(asked));
   absl::Status targets = CheckFlushTargets(*request);
-  if (!targets.ok()) return Finish(context, targets);
+  if (!targets.ok()) {
+    record.set_result("invalid");
+    record.set_error(std::string(targets.message()));
+    access_->Audit(std::move(record));
+    return Finish(context, targets);
+  }
   // PostfixTools checks the ids and the site before it runs anything.
   std::vector<std::string> ids(request->queue_ids().begin(), request->queue_ids().end());
   return RunOnWorker(context, &actions_in_flight_,
-                     [this, ids = std::move(ids), site = request->site()] {
-                       if (!site.empty()) return tools_->FlushSite(site);
-                       if (!ids.empty()) return tools_->FlushIds(ids);
-                       return tools_->FlushAll();
+                     [this, ids = std::move(ids), site = request->site(),
+                      record = std::move(record)]() mutable {
+                       absl::Status s = !site.empty() ? tools_->FlushSite(site)
+                                        : !ids.empty() ? tools_->FlushIds(ids)
+                                                       : tools_->FlushAll();
+                       record.set_result(s.ok()                        ? "ok"
+                                         : absl::IsInvalidArgument(s) ? "invalid"
+                                                                      : "failed");
+                       if (!s.ok()) record.set_error(std::string(s.message()));
+                       access_->Audit(std::move(record));
+                       return s;
                      });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Summary(
     grpc::CallbackServerContext* context, const v1::SummaryRequest* request,
     v1::SummaryResponse* response) {
+  if (auto who = access_->Check(*context, Permission::kView); !who.ok()) {
+    return Refuse(context, who.status());
+  }
   auto filter = CompileFilter(request->filter());
   if (!filter.ok()) return Finish(context, filter.status());
   auto top_n = TopNFromProto(request->top_n());
@@ -335,6 +414,9 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Summary(
 grpc::ServerUnaryReactor* AgentServiceImpl::List(
     grpc::CallbackServerContext* context, const v1::ListRequest* request,
     v1::ListResponse* response) {
+  if (auto who = access_->Check(*context, Permission::kView); !who.ok()) {
+    return Refuse(context, who.status());
+  }
   auto filter = CompileFilter(request->filter());
   if (!filter.ok()) return Finish(context, filter.status());
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
@@ -363,7 +445,24 @@ grpc::ServerUnaryReactor* AgentServiceImpl::List(
 
 grpc::ServerWriteReactor<v1::GetMessageResponse>* AgentServiceImpl::GetMessage(
     grpc::CallbackServerContext* context, const v1::GetMessageRequest* request) {
-  return new MessageWriter(*index_, *request, &reads_in_flight_);
+  if (request->envelope_only()) {
+    if (auto who = access_->Check(*context, Permission::kView); !who.ok()) {
+      return new RefusedStream<v1::GetMessageResponse>(who.status());
+    }
+    return new MessageWriter(*index_, *request, &reads_in_flight_, nullptr);
+  }
+  v1::AuditRecord asked =
+      AuditRequest("read", hostname_, absl::StrCat("id ", request->queue_id()));
+  auto who = access_->CheckAudited(*context, Permission::kReadContent, asked);
+  if (!who.ok()) return new RefusedStream<v1::GetMessageResponse>(who.status());
+  v1::AuditRecord record = AuditRecordFor(*who, std::move(asked));
+  auto audit_read = [this, record](const absl::Status& found) mutable {
+    record.set_matched(found.ok() ? 1 : 0);
+    record.set_result(found.ok() ? "ok" : "failed");
+    if (!found.ok()) record.set_error(std::string(found.message()));
+    access_->Audit(std::move(record));
+  };
+  return new MessageWriter(*index_, *request, &reads_in_flight_, std::move(audit_read));
 }
 
 }  // namespace mailfleet

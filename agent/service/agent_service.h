@@ -11,6 +11,7 @@
 #include "agent/index/queue_index.h"
 #include "agent/postfix/postfix_tools.h"
 #include "agent/service/watch_hub.h"
+#include "common/security/access_control.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 
 namespace mailfleet {
@@ -25,10 +26,12 @@ inline constexpr int kMaxConcurrentActions = 4;
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
-  // All must outlive the service.
+  // All must outlive the service. Every call is checked by `access`
+  // (AccessControl::LocalOnly() when null) before anything else.
   AgentServiceImpl(QueueIndex* index, std::string hostname,
                    const QueueActions* actions, const postfix::PostfixTools* tools,
-                   WatchHubOptions watch_options = {});
+                   WatchHubOptions watch_options = {},
+                   const AccessControl* access = nullptr);
 
   grpc::ServerUnaryReactor* Summary(grpc::CallbackServerContext* context,
                                     const v1::SummaryRequest* request,
@@ -64,6 +67,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   std::string hostname_;
   const QueueActions* actions_;
   const postfix::PostfixTools* tools_;
+  const AccessControl* access_;
   std::atomic<int> reads_in_flight_{0};
   std::atomic<int> actions_in_flight_{0};
   WatchHub watch_hub_;

@@ -51,6 +51,10 @@ std::string FailureMessage(const absl::Status& status, const Command& command,
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
       return absl::StrCat("cannot reach ", target, ": ", message);
+    case absl::StatusCode::kUnauthenticated:
+      return absl::StrCat("not authenticated by ", target, ": ", message);
+    case absl::StatusCode::kPermissionDenied:
+      return absl::StrCat("permission denied by ", target, ": ", message);
     case absl::StatusCode::kUnknown:
       // gRPC's own failures before any call (a malformed target) come as
       // UNKNOWN with a message that does not say where.

@@ -39,6 +39,8 @@ struct CliEnv {
   // Cancels a running `watch` from another thread (main's signal thread);
   // the command then ends with exit status 0. Null: only --events ends it.
   WatchControl* watch_control = nullptr;
+  // $MAILFLEET_TOKEN: the bearer token when there is no --token-file.
+  std::string token{};
 };
 
 // Runs one command line (`args` without the program name). Results go to

@@ -58,6 +58,14 @@ absl::Status SetTimeout(absl::string_view value, CommandLine* line) {
   return absl::OkStatus();
 }
 
+// A flag whose value is a path or name, kept as given.
+template <std::string CommandLine::*field>
+absl::Status SetText(absl::string_view value, CommandLine* line) {
+  if (value.empty()) return absl::InvalidArgumentError("expected a value");
+  line->*field = std::string(value);
+  return absl::OkStatus();
+}
+
 absl::Status SetHelp(absl::string_view, CommandLine* line) {
   line->help = true;
   return absl::OkStatus();
@@ -195,6 +203,21 @@ constexpr FlagSpec kFlags[] = {
      "deadline of each call to the agent, or of each gateway's part of a "
      "call to the controller (default 30s; 10m for actions and flush)",
      kGlobalFlags, SetTimeout},
+    {"--tls-ca", "", "FILE",
+     "talk TLS, checking the server's certificate against this CA (PEM)",
+     kGlobalFlags, SetText<&CommandLine::tls_ca>},
+    {"--tls-cert", "", "FILE",
+     "present this client certificate (PEM; with --tls-key and --tls-ca)",
+     kGlobalFlags, SetText<&CommandLine::tls_cert>},
+    {"--tls-key", "", "FILE", "the client certificate's private key (PEM)",
+     kGlobalFlags, SetText<&CommandLine::tls_key>},
+    {"--tls-server-name", "", "NAME",
+     "the name the server's certificate must carry, when not the address's "
+     "host",
+     kGlobalFlags, SetText<&CommandLine::tls_server_name>},
+    {"--token-file", "", "FILE",
+     "send the bearer token in FILE's first line (default: $MAILFLEET_TOKEN)",
+     kGlobalFlags, SetText<&CommandLine::token_file>},
     {"--help", "-h", "", "print this help", kGlobalFlags, SetHelp},
 
     {"--gateway", "-g", "NAME", "this gateway (repeatable)", kGatewayFlags,

@@ -58,6 +58,15 @@ struct CommandLine {
   // --timeout sets both.
   absl::Duration action_timeout = absl::Minutes(10);
   bool help = false;
+  // TLS: the CA that the agent's or controller's certificate must chain
+  // to, this client's certificate and key (mTLS), and the name the
+  // server's certificate must carry when not the address's host.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
+  // The bearer token's file; without it, MAILFLEET_TOKEN.
+  std::string token_file;
 
   // The first word that is not a flag, and the words after it.
   std::string command;

@@ -6,6 +6,10 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/listen_address.h"
+#include "common/security/tls.h"
+#include "common/security/tokens.h"
 
 namespace mailfleet::cli {
 namespace {
@@ -97,9 +101,60 @@ constexpr Command kCommands[] = {
 
 }  // namespace
 
+namespace {
+
+// The bearer token: the token file's first line (a file without one is an
+// error, not a call without a token), else $MAILFLEET_TOKEN.
+absl::Status ReadToken(const CommandLine& line, const CliEnv& env, std::string* token) {
+  if (line.token_file.empty()) {
+    *token = std::string(absl::StripAsciiWhitespace(env.token));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> text = ReadSmallFile(line.token_file, 64 << 10);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token-file: ", text.status().message()));
+  }
+  absl::string_view first = *text;
+  first = first.substr(0, first.find('\n'));
+  *token = std::string(absl::StripAsciiWhitespace(first));
+  if (token->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token-file: ", line.token_file, " holds no token"));
+  }
+  return absl::OkStatus();
+}
+
+// The channel's TLS and the call's token, from the global flags and the
+// environment.
+absl::Status SetSecurity(const CommandLine& line, const CliEnv& env,
+                         std::shared_ptr<grpc::ChannelCredentials>* credentials,
+                         std::string* server_name, std::string* token) {
+  if (absl::Status s = ReadToken(line, env, token); !s.ok()) return s;
+  // A token in clear text off this host is as good as given away.
+  const std::string& address = line.controller.empty() ? line.agent : line.controller;
+  if (!token->empty() && line.tls_ca.empty() && !IsLoopbackAddress(address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to send a token without TLS to ", address, ": give --tls-ca"));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> made =
+      MakeChannelCredentials(TlsFiles{line.tls_cert, line.tls_key, line.tls_ca});
+  if (!made.ok()) return made.status();
+  *credentials = *std::move(made);
+  *server_name = line.tls_server_name;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<AgentClient*> CommandContext::Agent() {
   if (agent_ == nullptr) {
     AgentClientOptions options;
+    if (absl::Status s = SetSecurity(line_, env_, &options.credentials,
+                                     &options.tls_server_name, &options.token);
+        !s.ok()) {
+      return s;
+    }
     options.rpc_timeout = line_.timeout;
     // A message's stream may take longer than one unary call.
     options.stream_timeout = std::max(options.stream_timeout, line_.timeout);
@@ -119,6 +174,11 @@ absl::StatusOr<ControllerClient*> CommandContext::Controller() {
     // as its failure rather than as the whole call's.
     constexpr absl::Duration kMargin = absl::Seconds(10);
     ControllerClientOptions options;
+    if (absl::Status s = SetSecurity(line_, env_, &options.credentials,
+                                     &options.tls_server_name, &options.token);
+        !s.ok()) {
+      return s;
+    }
     options.rpc_timeout = line_.timeout + kMargin;
     options.stream_timeout = std::max(options.stream_timeout, line_.timeout);
     options.action_timeout = line_.action_timeout + kMargin;

@@ -68,5 +68,6 @@ int main(int argc, char** argv) {
   env.interactive = isatty(STDIN_FILENO) == 1;
   env.output_is_terminal = isatty(STDOUT_FILENO) == 1;
   env.watch_control = watch_control;
+  if (const char* token = std::getenv("MAILFLEET_TOKEN")) env.token = token;
   return mailfleet::cli::RunCli(args, env);
 }

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/strings/str_join.h"
 #include "controller/config/label_selector.h"
 #include "proto/time_proto.h"
 
@@ -37,6 +38,13 @@ absl::StatusOr<std::vector<GatewayView>> SelectFromProto(
   return fleet.Select(names, labels, selector.all() || none);
 }
 
+std::string DescribeSelection(const v1::GatewaySelector& selector) {
+  if (selector.all()) return "all gateways";
+  if (!selector.label_selector().empty()) return "gateways " + selector.label_selector();
+  if (selector.names().empty()) return "no gateways";
+  return "gateways " + absl::StrJoin(selector.names(), ",");
+}
+
 void ToProto(const GatewayView& view, v1::Gateway* out) {
   out->set_name(view.config.name);
   out->set_address(view.config.address);
@@ -55,6 +63,10 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListGateways(
     grpc::CallbackServerContext* context, const v1::ListGatewaysRequest* request,
     v1::ListGatewaysResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auto who = access_->Check(*context, Permission::kView); !who.ok()) {
+    reactor->Finish(ToGrpc(who.status()));
+    return reactor;
+  }
   absl::StatusOr<std::vector<GatewayView>> selected =
       SelectFromProto(*fleet_, request->selector());
   if (!selected.ok()) {

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/agent_client.h"
+#include "common/security/access_control.h"
 #include "controller/fleet/fleet.h"
 #include "controller/service/fan_out.h"
 #include "mailfleet/v1/controller.grpc.pb.h"
@@ -33,6 +34,9 @@ void ToProto(const GatewayView& view, v1::Gateway* out);
 
 grpc::Status ToGrpc(const absl::Status& status);
 
+// A gateway selector in words, for logs and the audit log.
+std::string DescribeSelection(const v1::GatewaySelector& selector);
+
 struct ServiceOptions {
   // How the controller calls agents for List, Summary, GetMessage, Act and
   // Flush (credentials, message size limit); the timeouts come from each
@@ -40,6 +44,9 @@ struct ServiceOptions {
   AgentClientOptions client;
   // Gateways called at once by one fanned-out request.
   int max_parallel_calls = 64;
+  // Who may call what, and the audit log; AccessControl::LocalOnly() when
+  // null. Must outlive the service.
+  const AccessControl* access = nullptr;
 };
 
 class ControllerServiceImpl final
@@ -49,7 +56,11 @@ class ControllerServiceImpl final
   // then UNIMPLEMENTED.
   ControllerServiceImpl(const Fleet* fleet, FleetWatchHub* hub,
                         ServiceOptions options = {})
-      : fleet_(fleet), hub_(hub), options_(std::move(options)) {}
+      : fleet_(fleet),
+        hub_(hub),
+        options_(std::move(options)),
+        access_(options_.access != nullptr ? options_.access
+                                           : &AccessControl::LocalOnly()) {}
 
   grpc::ServerUnaryReactor* ListGateways(
       grpc::CallbackServerContext* context,
@@ -83,6 +94,7 @@ class ControllerServiceImpl final
   const Fleet* fleet_;
   FleetWatchHub* hub_;
   const ServiceOptions options_;
+  const AccessControl* const access_;
   FanOutRegistry calls_;
 };
 

@@ -151,6 +151,7 @@ void FanOut::Launch(size_t i) {
     call.started = started = absl::Now();
     call.context->set_deadline(
         absl::ToChronoTime(std::min(started + options_.timeout, options_.deadline)));
+    if (options_.principal) ForwardPrincipal(call.context.get(), *options_.principal);
     // Cancelled between its turn coming and now: it starts cancelled.
     if (cancelled_) call.context->TryCancel();
     stub = call.stub.get();

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/agent_client.h"
+#include "common/security/authorizer.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
 #include "mailfleet/v1/controller.pb.h"
 
@@ -62,6 +64,9 @@ struct FanOutOptions {
   int max_parallel = 64;
   // Null: the fan-out cannot be cancelled from outside.
   FanOutRegistry* registry = nullptr;
+  // Whom the calls are made for, forwarded to each agent, which believes
+  // it from the controller's certificate only.
+  std::optional<Principal> principal;
 };
 
 // A failed call as a reply row: one line naming the address and the code.

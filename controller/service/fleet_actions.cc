@@ -35,10 +35,17 @@ absl::StatusOr<std::vector<GatewayView>> SelectForAction(
   return SelectFromProto(fleet, selector);
 }
 
-std::string Describe(const v1::GatewaySelector& selector) {
-  if (selector.all()) return "all gateways";
-  if (!selector.label_selector().empty()) return "gateways " + selector.label_selector();
-  return absl::StrJoin(selector.names(), ",");
+// One gateway's result on the audit trail, from the record of the
+// request it answers.
+void AuditResult(const v1::GatewayActResult& result, v1::AuditRecord* record) {
+  const v1::ActResponse& r = result.response();
+  record->set_matched(r.matched());
+  record->set_succeeded(r.succeeded());
+  record->set_failed(r.failed());
+  record->set_result(r.failed() > 0 ? "failed" : "ok");
+}
+void AuditResult(const v1::GatewayFlushResult&, v1::AuditRecord* record) {
+  record->set_result("ok");
 }
 
 // Streams results as the fan-out delivers them: one write in flight, the
@@ -165,10 +172,13 @@ struct Tally {
 };
 
 // Runs `Request` on every selected gateway and streams a `Result` for each.
+// Each result is written to the audit log, from `record`, before it is
+// streamed.
 template <typename Request, typename Response, typename Result>
 ResultStream<Result>* RunFleetAction(
     std::vector<GatewayView> selected, const Request& request,
-    const FanOutOptions& options, std::string what,
+    const FanOutOptions& options, std::string what, const AccessControl* access,
+    v1::AuditRecord record,
     void (*method)(v1::AgentService::Stub*, grpc::ClientContext*, const Request*,
                    Response*, FanOut::DoneCallback),
     void (*fill)(Response*, Result*)) {
@@ -179,8 +189,9 @@ ResultStream<Result>* RunFleetAction(
   std::shared_ptr<FanOut> fan_out = FanOutCall<Request, Response>(
       targets, options, method,
       [shared_request](size_t) { return shared_request.get(); },
-      [stream, targets, tally, fill](size_t i, const grpc::Status& status,
-                                     Response* response, absl::Duration elapsed) {
+      [stream, targets, tally, fill, access, record = std::move(record)](
+          size_t i, const grpc::Status& status, Response* response,
+          absl::Duration elapsed) {
         Result result;
         result.set_gateway(targets[i].name);
         result.set_address(targets[i].address);
@@ -194,6 +205,15 @@ ResultStream<Result>* RunFleetAction(
           *result.mutable_failure() = FailureOf(targets[i], status);
         }
         tally->Count(status.ok());
+        v1::AuditRecord audited = record;
+        audited.set_gateway(targets[i].name);
+        if (status.ok()) {
+          AuditResult(result, &audited);
+        } else {
+          audited.set_result("failed");
+          audited.set_error(result.failure().error());
+        }
+        access->Audit(std::move(audited));
         stream->Push(std::move(result));
       },
       [stream, tally, what = std::move(what)] {
@@ -212,20 +232,36 @@ ResultStream<Result>* RunFleetAction(
 
 grpc::ServerWriteReactor<v1::GatewayActResult>* ControllerServiceImpl::Act(
     grpc::CallbackServerContext* context, const v1::FleetActRequest* request) {
+  const std::string verb = ActionVerb(request->request().action());
+  v1::AuditRecord asked = AuditRequest(
+      verb, "",
+      absl::StrCat(DescribeSelection(request->selector()), "; ",
+                   SelectorText(request->request().selector())),
+      request->request().dry_run());
+  absl::StatusOr<Principal> who = access_->CheckAudited(*context, Permission::kAct, asked);
+  if (!who.ok()) return new ResultStream<v1::GatewayActResult>(ToGrpc(who.status()));
+  v1::AuditRecord record = AuditRecordFor(*who, std::move(asked));
   absl::Status checked = CheckActRequest(request->request());
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr, kDefaultActTimeout);
+      options_, &calls_, *context, *who,
+      request->has_timeout() ? &request->timeout() : nullptr, kDefaultActTimeout);
   if (checked.ok()) checked = options.status();
   absl::StatusOr<std::vector<GatewayView>> selected =
       checked.ok() ? SelectForAction(*fleet_, request->selector())
                    : absl::StatusOr<std::vector<GatewayView>>(checked);
-  if (!selected.ok()) return new ResultStream<v1::GatewayActResult>(ToGrpc(selected.status()));
-  std::string what = absl::StrCat(
-      v1::Action_Name(request->request().action()),
-      request->request().dry_run() ? " (dry run)" : "", " on ", Describe(request->selector()));
+  if (!selected.ok()) {
+    record.set_result("invalid");
+    record.set_error(std::string(selected.status().message()));
+    access_->Audit(std::move(record));
+    return new ResultStream<v1::GatewayActResult>(ToGrpc(selected.status()));
+  }
+  std::string what = absl::StrCat(verb, request->request().dry_run() ? " (dry run)" : "",
+                                  " on ", DescribeSelection(request->selector()), " for ",
+                                  mailfleet::Describe(*who));
   spdlog::info("fleet {}: {} gateways", what, selected->size());
   return RunFleetAction<v1::ActRequest, v1::ActResponse, v1::GatewayActResult>(
-      *std::move(selected), request->request(), *options, std::move(what),
+      *std::move(selected), request->request(), *options, std::move(what), access_,
+      std::move(record),
       [](v1::AgentService::Stub* stub, grpc::ClientContext* context,
          const v1::ActRequest* req, v1::ActResponse* resp, FanOut::DoneCallback done) {
         stub->async()->Act(context, req, resp, std::move(done));
@@ -237,25 +273,37 @@ grpc::ServerWriteReactor<v1::GatewayActResult>* ControllerServiceImpl::Act(
 
 grpc::ServerWriteReactor<v1::GatewayFlushResult>* ControllerServiceImpl::Flush(
     grpc::CallbackServerContext* context, const v1::FleetFlushRequest* request) {
+  v1::AuditRecord asked =
+      AuditRequest("flush", "",
+                   absl::StrCat(DescribeSelection(request->selector()), "; ",
+                                FlushTargetsText(request->request())));
+  absl::StatusOr<Principal> who = access_->CheckAudited(*context, Permission::kAct, asked);
+  if (!who.ok()) return new ResultStream<v1::GatewayFlushResult>(ToGrpc(who.status()));
+  v1::AuditRecord record = AuditRecordFor(*who, std::move(asked));
   absl::Status checked = CheckFlushTargets(request->request());
   for (const std::string& id : request->request().queue_ids()) {
     if (!checked.ok()) break;
     checked = ValidatePostfixQueueId(id);
   }
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr,
-      kDefaultFlushTimeout);
+      options_, &calls_, *context, *who,
+      request->has_timeout() ? &request->timeout() : nullptr, kDefaultFlushTimeout);
   if (checked.ok()) checked = options.status();
   absl::StatusOr<std::vector<GatewayView>> selected =
       checked.ok() ? SelectForAction(*fleet_, request->selector())
                    : absl::StatusOr<std::vector<GatewayView>>(checked);
   if (!selected.ok()) {
+    record.set_result("invalid");
+    record.set_error(std::string(selected.status().message()));
+    access_->Audit(std::move(record));
     return new ResultStream<v1::GatewayFlushResult>(ToGrpc(selected.status()));
   }
-  std::string what = absl::StrCat("flush on ", Describe(request->selector()));
+  std::string what = absl::StrCat("flush on ", DescribeSelection(request->selector()),
+                                  " for ", mailfleet::Describe(*who));
   spdlog::info("fleet {}: {} gateways", what, selected->size());
   return RunFleetAction<v1::FlushRequest, v1::FlushResponse, v1::GatewayFlushResult>(
-      *std::move(selected), request->request(), *options, std::move(what),
+      *std::move(selected), request->request(), *options, std::move(what), access_,
+      std::move(record),
       [](v1::AgentService::Stub* stub, grpc::ClientContext* context,
          const v1::FlushRequest* req, v1::FlushResponse* resp, FanOut::DoneCallback done) {
         stub->async()->Flush(context, req, resp, std::move(done));

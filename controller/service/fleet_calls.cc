@@ -19,9 +19,11 @@ std::vector<GatewayTarget> TargetsOf(const std::vector<GatewayView>& views) {
 absl::StatusOr<FanOutOptions> FanOutOptionsFor(const ServiceOptions& service,
                                                FanOutRegistry* registry,
                                                const grpc::CallbackServerContext& context,
+                                               const Principal& principal,
                                                const google::protobuf::Duration* timeout,
                                                absl::Duration fallback) {
   FanOutOptions options;
+  options.principal = principal;
   options.client = service.client;
   options.max_parallel = std::max(service.max_parallel_calls, 1);
   options.registry = registry;

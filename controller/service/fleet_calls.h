@@ -21,10 +21,11 @@ inline constexpr absl::Duration kMaxGatewayTimeout = absl::Hours(1);
 // `timeout` (`fallback` when unset; refused when negative, malformed or
 // over kMaxGatewayTimeout), bounded by the deadline of `context`'s call,
 // with the service's client options and parallelism, cancelled through
-// `registry`.
+// `registry`, made for `principal`.
 absl::StatusOr<FanOutOptions> FanOutOptionsFor(const ServiceOptions& service,
                                                FanOutRegistry* registry,
                                                const grpc::CallbackServerContext& context,
+                                               const Principal& principal,
                                                const google::protobuf::Duration* timeout,
                                                absl::Duration fallback);
 

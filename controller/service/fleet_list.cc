@@ -171,6 +171,8 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::List(
     reactor->Finish(ToGrpc(status));
     return reactor;
   };
+  absl::StatusOr<Principal> who = access_->Check(*context, Permission::kView);
+  if (!who.ok()) return refuse(who.status());
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
     return refuse(absl::InvalidArgumentError(
         absl::StrCat("page_size must be between 0 and ", kMaxPageSize)));
@@ -179,7 +181,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::List(
   absl::Status filter = CompileFilter(request->filter()).status();
   if (!filter.ok()) return refuse(filter);
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr, kDefaultListTimeout);
+      options_, &calls_, *context, *who, request->has_timeout() ? &request->timeout() : nullptr, kDefaultListTimeout);
   if (!options.ok()) return refuse(options.status());
   absl::StatusOr<v1::FleetListCursor> given = DecodeToken(request->page_token());
   if (!given.ok()) return refuse(given.status());

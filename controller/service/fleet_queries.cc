@@ -132,14 +132,20 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
     grpc::ServerWriteReactor<v1::GetMessageResponse>::Finish(refusal);
   }
 
+  // `audit_read`, when set, is told before the first part is passed on
+  // whether the agent found the message: a content read is on the trail
+  // first.
   MessageRelay(const std::string& gateway, const std::string& address,
                std::shared_ptr<grpc::Channel> channel, const v1::GetMessageRequest& request,
-               const AgentClientOptions& options)
+               const AgentClientOptions& options, const Principal& principal,
+               std::function<void(const grpc::Status&)> audit_read)
       : gateway_(gateway),
         address_(address),
         request_(request),
-        stub_(v1::AgentService::NewStub(std::move(channel))) {
+        stub_(v1::AgentService::NewStub(std::move(channel))),
+        audit_read_(std::move(audit_read)) {
     agent_context_.set_deadline(absl::ToChronoTime(absl::Now() + options.stream_timeout));
+    ForwardPrincipal(&agent_context_, principal);
     stub_->async()->GetMessage(&agent_context_, &request_, this);
     StartRead(&part_);
     StartCall();
@@ -149,6 +155,7 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone(status) follows
     if (part_.has_envelope()) part_.mutable_envelope()->set_gateway(gateway_);
+    Audit(grpc::Status::OK);
     {
       absl::MutexLock lock(&mu_);
       if (client_gone_) return;  // the agent's call is being cancelled
@@ -158,6 +165,7 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
     StartWrite(&part_);
   }
   void OnDone(const grpc::Status& status) override {
+    Audit(status);
     bool finish;
     {
       absl::MutexLock lock(&mu_);
@@ -199,6 +207,15 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   }
 
  private:
+  // Once per relay: the first part, or the end of a call that sent none.
+  // Reads and the call's end come one after the other, never together.
+  void Audit(const grpc::Status& status) {
+    if (!audit_read_) return;
+    auto audit = std::move(audit_read_);
+    audit_read_ = nullptr;
+    audit(status);
+  }
+
   // The agent's error says which gateway it is from: an unreachable
   // gateway is not an unreachable controller.
   void FinishClient() {
@@ -221,6 +238,7 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_done_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status agent_status_;
+  std::function<void(const grpc::Status&)> audit_read_;
 };
 
 }  // namespace
@@ -229,9 +247,14 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::Summary(
     grpc::CallbackServerContext* context, const v1::FleetSummaryRequest* request,
     v1::FleetSummaryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Principal> who = access_->Check(*context, Permission::kView);
+  if (!who.ok()) {
+    reactor->Finish(ToGrpc(who.status()));
+    return reactor;
+  }
   absl::StatusOr<size_t> top_n = TopNFromProto(request->top_n());
   absl::StatusOr<FanOutOptions> options = FanOutOptionsFor(
-      options_, &calls_, *context, request->has_timeout() ? &request->timeout() : nullptr,
+      options_, &calls_, *context, *who, request->has_timeout() ? &request->timeout() : nullptr,
       kDefaultSummaryTimeout);
   absl::Status checked = !top_n.ok() ? top_n.status() : options.status();
   if (checked.ok() && request->has_filter()) checked = CompileFilter(request->filter()).status();
@@ -252,7 +275,14 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::Summary(
 }
 
 grpc::ServerWriteReactor<v1::GetMessageResponse>* ControllerServiceImpl::GetMessage(
-    grpc::CallbackServerContext*, const v1::FleetGetMessageRequest* request) {
+    grpc::CallbackServerContext* context, const v1::FleetGetMessageRequest* request) {
+  const bool content = !request->request().envelope_only();
+  v1::AuditRecord asked = AuditRequest("read", request->gateway(),
+                                       absl::StrCat("id ", request->request().queue_id()));
+  absl::StatusOr<Principal> who =
+      content ? access_->CheckAudited(*context, Permission::kReadContent, asked)
+              : access_->Check(*context, Permission::kView);
+  if (!who.ok()) return new MessageRelay(ToGrpc(who.status()));
   if (request->gateway().empty()) {
     return new MessageRelay(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                          "name the gateway the message is on"));
@@ -265,8 +295,19 @@ grpc::ServerWriteReactor<v1::GetMessageResponse>* ControllerServiceImpl::GetMess
       OpenChannel(view.config.address, options_.client.credentials,
                   options_.client.max_receive_message_bytes);
   if (!channel.ok()) return new MessageRelay(ToGrpc(channel.status()));
+  std::function<void(const grpc::Status&)> audit_read;
+  if (content) {
+    v1::AuditRecord record = AuditRecordFor(*who, std::move(asked));
+    audit_read = [access = access_, record](const grpc::Status& status) mutable {
+      record.set_matched(status.ok() ? 1 : 0);
+      record.set_result(status.ok() ? "ok" : "failed");
+      record.set_error(status.error_message());
+      access->Audit(std::move(record));
+    };
+  }
   return new MessageRelay(view.config.name, view.config.address, *std::move(channel),
-                          request->request(), options_.client);
+                          request->request(), options_.client, *who,
+                          std::move(audit_read));
 }
 
 }  // namespace mailfleet::controller

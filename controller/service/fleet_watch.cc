@@ -371,7 +371,10 @@ void FleetWatchHub::RunHeartbeats() {
 }
 
 grpc::ServerWriteReactor<v1::FleetWatchEvent>* ControllerServiceImpl::Watch(
-    grpc::CallbackServerContext*, const v1::FleetWatchRequest* request) {
+    grpc::CallbackServerContext* context, const v1::FleetWatchRequest* request) {
+  if (auto who = access_->Check(*context, Permission::kView); !who.ok()) {
+    return new Refusal(ToGrpc(who.status()));
+  }
   if (hub_ == nullptr) {
     return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                     "this controller serves no fleet watch"));

@@ -165,7 +165,7 @@ class InProcessAgentTest : public ::testing::Test {
     actions_ = std::make_unique<QueueActions>(index_.get(), tools_.get(), &fs_,
                                               spool_actions_.get());
     service_ = std::make_unique<AgentServiceImpl>(index_.get(), "gw-test", actions_.get(),
-                                                  tools_.get(), options);
+                                                  tools_.get(), options, access_);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -184,6 +184,8 @@ class InProcessAgentTest : public ::testing::Test {
   postfix::PostfixConfig config_;
   std::vector<std::string> ids_;
   bool with_spool_ = false;
+  // The service's access control; AccessControl::LocalOnly() when null.
+  const AccessControl* access_ = nullptr;
   mpa::ThrottleLimits limits_;
   std::unique_ptr<postfix::QueueReader> reader_;
   std::unique_ptr<mpa::SpoolReader> spool_;

@@ -469,7 +469,10 @@ TEST_F(CliActionTest, AgentErrorOnTheDryRunAsksNothing) {
                          Terminal{true, "y\n", nullptr});
   EXPECT_EQ(run.exit_code, kExitFailure);
   EXPECT_EQ(run.out, "");
-  EXPECT_EQ(run.err, "mailfleet: viewer may not act\n");
+  EXPECT_THAT(run.err,
+              ::testing::AllOf(::testing::StartsWith(
+                                   "mailfleet: permission denied by agent at 127.0.0.1:"),
+                               ::testing::EndsWith(": viewer may not act\n")));
   EXPECT_EQ(service_.act_requests().size(), 1u);
 }
 

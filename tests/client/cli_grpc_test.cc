@@ -57,6 +57,50 @@ class CliGrpcTest : public ::testing::Test {
   std::unique_ptr<FakeAgentServer> server_;
 };
 
+// Refused before any call: nothing is sent, so no server is needed.
+CliRun MailfleetWithToken(std::vector<std::string> args, const std::string& token) {
+  std::ostringstream out, err;
+  CliEnv env{&out, &err, kNow, absl::UTCTimeZone()};
+  env.token = token;
+  int exit_code = RunCli(args, env);
+  return {exit_code, out.str(), err.str()};
+}
+
+TEST(CliSecurityTest, ATokenIsNeverSentInClearOffThisHost) {
+  CliRun run = MailfleetWithToken({"--agent", "192.0.2.7:7070", "summary"}, "s3cret");
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_EQ(run.err,
+            "mailfleet: refusing to send a token without TLS to 192.0.2.7:7070: give "
+            "--tls-ca\n");
+  run = MailfleetWithToken({"--controller", "gw.example.net:7071", "gateways"}, "s3cret");
+  EXPECT_THAT(run.err, HasSubstr("refusing to send a token without TLS"));
+}
+
+TEST(CliSecurityTest, ATokenFileWithoutATokenIsAnError) {
+  const std::string path = ::testing::TempDir() + "/cli_empty_token";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("\n\n", f);
+  fclose(f);
+  CliRun run = MailfleetWithToken(
+      {"--agent", "127.0.0.1:1", "--token-file", path, "summary"}, "from-env");
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_EQ(run.err, "mailfleet: --token-file: " + path + " holds no token\n");
+  run = MailfleetWithToken(
+      {"--agent", "127.0.0.1:1", "--token-file", path + ".missing", "summary"}, "");
+  EXPECT_THAT(run.err, HasSubstr("--token-file: " + path + ".missing: No such file"));
+}
+
+TEST(CliSecurityTest, TlsFlagsAreCheckedBeforeAnyCall) {
+  CliRun run = MailfleetWithToken(
+      {"--agent", "127.0.0.1:1", "--tls-cert", "/nonexistent.pem", "summary"}, "");
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_EQ(run.err, "mailfleet: --tls-cert and --tls-key go together: name both or "
+                     "neither\n");
+  run = MailfleetWithToken(
+      {"--agent", "127.0.0.1:1", "--tls-ca", "/nonexistent/ca.pem", "summary"}, "");
+  EXPECT_THAT(run.err, HasSubstr("--tls-ca: /nonexistent/ca.pem: No such file"));
+}
+
 TEST_F(CliGrpcTest, LsJsonPagesThroughEveryMessage) {
   std::vector<v1::Message> messages = SampleMessages(12001, 2, kNow);
   service_.SetMessages(messages);

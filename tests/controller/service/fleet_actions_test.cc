@@ -118,9 +118,13 @@ TEST_F(FleetActionsTest, ShuttingDownCancelsTheCallsToAHungAgent) {
   std::thread act([&] { status = Act(request, &results); });
   // gw-a answers; gw-b hangs until the controller gives up on it.
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (agent(1).act_requests().empty() && absl::Now() < give_up) {
+  while ((agent(0).act_requests().empty() || agent(1).act_requests().empty()) &&
+         absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(5));
   }
+  // gw-a's answer is on its way back: let it arrive before the cancel,
+  // which would otherwise catch it too.
+  absl::SleepFor(absl::Milliseconds(300));
   const absl::Time cancelled = absl::Now();
   service_.CancelCalls();
   act.join();
