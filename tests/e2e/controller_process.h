@@ -20,18 +20,21 @@ namespace mailfleet::testing {
 class ControllerProcess {
  public:
   // Serves on 127.0.0.1:`port` the fleet in `gateways_file`; `extra_args`
-  // go after --listen, --gateways and --log-level.
+  // go after --listen, --gateways and --log-level. stub() calls it as
+  // `client` says, and WaitUntilServing with its token too.
   ControllerProcess(const std::string& gateways_file, int port,
-                    std::vector<std::string> extra_args = {})
+                    std::vector<std::string> extra_args = {},
+                    ClientIdentity client = {})
       : address_(absl::StrCat("127.0.0.1:", port)),
+        client_(std::move(client)),
         process_(Args(address_, gateways_file, std::move(extra_args))),
-        stub_(v1::ControllerService::NewStub(grpc::CreateChannel(
-            address_, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::ControllerService::NewStub(client_.Channel(address_))) {}
 
   // Waits until the controller answers ListGateways, whatever the state of
   // its gateways.
   bool WaitUntilServing() {
     grpc::ClientContext ctx;
+    client_.Prepare(&ctx);
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(30));
@@ -40,6 +43,9 @@ class ControllerProcess {
   }
   // SIGTERM, and waits until it has exited.
   void Stop() { process_.Stop(SIGTERM); }
+  // SIGHUP: the controller reads its files again and reopens its audit log,
+  // after this returns.
+  bool Reload() { return process_.Signal(SIGHUP); }
   bool running() { return process_.running(); }
 
   const std::string& address() const { return address_; }
@@ -61,6 +67,7 @@ class ControllerProcess {
   }
 
   std::string address_;
+  ClientIdentity client_;
   ChildProcess process_;
   std::unique_ptr<v1::ControllerService::Stub> stub_;
 };

@@ -1,8 +1,10 @@
 // The fleet end to end: three private Postfix instances, each with its own
 // `mailfleet-agent` and MPA spool, one `mailfleet-controller` watching them,
-// and the `mailfleet` CLI asking the controller. Every answer is checked
-// against each instance's `postqueue -j` and the items written to its
-// spool; then an agent is killed and restarted, and the controller itself.
+// and the `mailfleet` CLI asking the controller; every connection mutual
+// TLS with certificates from deploy/make-fleet-certs.sh. Every answer is
+// checked against each instance's `postqueue -j` and the items written to
+// its spool; then an agent is killed and restarted, and the controller
+// itself.
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
@@ -25,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/mpa/spool_writer.h"
+#include "common/os/process_runner.h"
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -176,16 +179,22 @@ struct Gateway {
   // Written to the spool at the start, by id.
   std::map<std::string, Expected> items;
   int agent_port = 0;
+  // The agent's own certificate, and how the test calls it.
+  TlsFiles tls;
+  ClientIdentity client;
   std::unique_ptr<AgentProcess> agent;
 
   std::string address() const { return absl::StrCat("127.0.0.1:", agent_port); }
 
   // The old agent, if any, must be gone first: the new one takes its port.
+  // It requires a client certificate from the fleet's CA (its default).
   void StartAgent() {
     agent.reset();
-    agent = std::make_unique<AgentProcess>(
-        postfix->config_dir(), agent_port,
-        std::vector<std::string>{"--mpa-spool", spool->path()});
+    std::vector<std::string> args = {"--mpa-spool", spool->path()};
+    const std::vector<std::string> tls_flags = tls.Flags();
+    args.insert(args.end(), tls_flags.begin(), tls_flags.end());
+    agent = std::make_unique<AgentProcess>(postfix->config_dir(), agent_port,
+                                           std::move(args), client);
   }
 
   absl::StatusOr<std::map<std::string, PostqueueEntry>> Postqueue() const {
@@ -287,20 +296,41 @@ struct FleetListing {
   int pages = 0;
 };
 
+// The operator the test and its CLI runs act as.
+constexpr char kOperator[] = "fleet-e2e";
+
 // The state of the whole setup, shared by the suite's tests; each test
 // leaves every agent running and the controller up.
 struct FleetUnderTest {
   TempDir dir{"mailfleet-fleet-e2e"};
+  // The fleet's CA and every party's certificate.
+  FleetCertFiles certs;
   std::string gateways_file;
   std::vector<Gateway> gateways;
   int controller_port = 0;
   std::unique_ptr<ControllerProcess> controller;
 
+  ClientIdentity OperatorClient() const {
+    return ClientIdentity(ClientTls(certs.Operator(kOperator)));
+  }
+  // The CLI's flags before its command: the controller, over TLS with the
+  // operator's certificate.
+  std::vector<std::string> CliFlags() const {
+    std::vector<std::string> flags = certs.Operator(kOperator).Flags();
+    flags.insert(flags.begin(), {"--controller", controller->address()});
+    return flags;
+  }
+
+  // The controller's certificate serves operators and is presented to the
+  // agents, which know it by its name.
   void StartController() {
     controller.reset();
+    std::vector<std::string> args = {"--heartbeat", "1s", "--stale-after",
+                                     "3s"};
+    const std::vector<std::string> tls_flags = certs.Controller().Flags();
+    args.insert(args.end(), tls_flags.begin(), tls_flags.end());
     controller = std::make_unique<ControllerProcess>(
-        gateways_file, controller_port,
-        std::vector<std::string>{"--heartbeat", "1s", "--stale-after", "3s"});
+        gateways_file, controller_port, std::move(args), OperatorClient());
   }
   ~FleetUnderTest() {
     controller.reset();
@@ -331,6 +361,17 @@ class FleetEndToEndTest : public ::testing::Test {
           std::launch::async, FilledPostfix,
           GatewayMessages(specs[i].name, specs[i].messages, 40 + i)));
     }
+    // While Postfix starts: the fleet's certificates, as an administrator
+    // would make them.
+    fleet_->certs.dir = fleet_->dir.path() + "/pki";
+    RealProcessRunner runner;
+    absl::StatusOr<ProcessResult> made =
+        runner.Run({MAILFLEET_MAKE_FLEET_CERTS, fleet_->certs.dir, "--agent",
+                    specs[0].name, "--agent", specs[1].name, "--agent",
+                    specs[2].name, "--operator", kOperator},
+                   {});
+    ASSERT_TRUE(made.ok()) << made.status();
+    ASSERT_EQ(made->exit_code, 0) << made->stdout_text << made->stderr_text;
     fleet_->gateways.resize(3);
     for (int i = 0; i < 3; ++i) {
       auto postfix = filling[i].get();
@@ -350,6 +391,8 @@ class FleetEndToEndTest : public ::testing::Test {
       auto port = PickFreeLoopbackPort();
       ASSERT_TRUE(port.ok()) << port.status();
       g.agent_port = *port;
+      g.tls = fleet_->certs.Agent(g.name);
+      g.client = fleet_->OperatorClient();
       g.StartAgent();
       absl::StrAppend(&file, "gateway { name: \"", g.name, "\" address: \"",
                       g.address(), "\" labels { key: \"site\" value: \"",
@@ -755,9 +798,11 @@ TEST_F(FleetEndToEndTest,
   })) << why;
 
   // The operator's way back: the CLI through the controller.
-  CliResult cli = Cli({"--controller", fleet_->controller->address(), "release",
-                       "--all-gateways", "--match", kSharedRecipientRegex,
-                       "--regex", "--field", "recipient", "--yes"});
+  std::vector<std::string> release = fleet_->CliFlags();
+  release.insert(release.end(),
+                 {"release", "--all-gateways", "--match", kSharedRecipientRegex,
+                  "--regex", "--field", "recipient", "--yes"});
+  CliResult cli = Cli(release);
   EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
   const std::map<std::string, std::map<std::string, std::string>> rows =
       TableRows(cli.out);
@@ -939,10 +984,59 @@ TEST_F(FleetEndToEndTest, ARestartedControllerShowsTheSameFleet) {
   }
 }
 
+// The fleet's listeners speak only TLS: the answers of the tests above came
+// over it, and a plaintext client gets no further than the handshake.
+TEST_F(FleetEndToEndTest, NoListenerOfTheFleetAnswersInPlaintext) {
+  const ClientIdentity plaintext;
+  for (const Gateway& g : gateways()) {
+    auto stub = v1::AgentService::NewStub(plaintext.Channel(g.address()));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    v1::SummaryResponse resp;
+    EXPECT_EQ(stub->Summary(&ctx, {}, &resp).error_code(),
+              grpc::StatusCode::UNAVAILABLE)
+        << g.name;
+  }
+  auto stub = v1::ControllerService::NewStub(
+      plaintext.Channel(fleet_->controller->address()));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ListGatewaysResponse resp;
+  EXPECT_EQ(stub->ListGateways(&ctx, {}, &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+// The fleet runs without --tokens: the test's calls get in as the local
+// operator, and a call that brings a token is refused rather than have its
+// token ignored.
+TEST_F(FleetEndToEndTest, AServerWithoutTokensRefusesACallWithOne) {
+  ClientIdentity with_token = fleet_->OperatorClient();
+  with_token.token = "a-token-nobody-issued";
+  for (const Gateway& g : gateways()) {
+    auto stub = v1::AgentService::NewStub(with_token.Channel(g.address()));
+    grpc::ClientContext ctx;
+    with_token.Prepare(&ctx);
+    SetDeadline(&ctx);
+    v1::SummaryResponse resp;
+    const grpc::Status s = stub->Summary(&ctx, {}, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << g.name;
+    EXPECT_THAT(s.error_message(), HasSubstr("no --tokens")) << g.name;
+  }
+  auto stub = v1::ControllerService::NewStub(
+      with_token.Channel(fleet_->controller->address()));
+  grpc::ClientContext ctx;
+  with_token.Prepare(&ctx);
+  SetDeadline(&ctx);
+  v1::ListGatewaysResponse resp;
+  const grpc::Status s = stub->ListGateways(&ctx, {}, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("no --tokens"));
+}
+
 }  // namespace
-// Agents are called without TLS until issue 7: a gateway off loopback
-// needs --insecure, and the controller refuses to start without it (before
-// calling anything: no packet leaves loopback).
+// Without --tls-ca the controller calls its agents in plaintext: a gateway
+// off loopback needs --insecure, and the controller refuses to start
+// without it (before calling anything: no packet leaves loopback).
 TEST(FleetPlaintextTest, AGatewayOffLoopbackNeedsInsecure) {
   TempDir dir{"mailfleet-fleet-plaintext"};
   const std::string file = dir.path() + "/gateways.txt";
