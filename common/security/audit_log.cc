@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +16,38 @@
 
 namespace mailfleet {
 namespace {
+
+// What a caller sent reaches the record unchecked (a refused request is
+// recorded too): bytes outside printable ASCII are written as \xNN, which
+// also keeps the protobuf JSON printer (UTF-8 only) from failing, and a
+// field is cut at kMaxFieldBytes.
+constexpr size_t kMaxFieldBytes = 2048;
+
+void MakePrintable(std::string* text) {
+  const bool cut = text->size() > kMaxFieldBytes;
+  std::string out;
+  out.reserve(std::min(text->size(), kMaxFieldBytes) + 16);
+  for (size_t i = 0; i < text->size() && i < kMaxFieldBytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>((*text)[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  if (cut) absl::StrAppend(&out, "... (", text->size(), " bytes)");
+  *text = std::move(out);
+}
+
+void MakePrintable(v1::AuditRecord* record) {
+  for (std::string* field :
+       {record->mutable_principal(), record->mutable_role(), record->mutable_peer(),
+        record->mutable_gateway(), record->mutable_verb(), record->mutable_selector(),
+        record->mutable_result(), record->mutable_error()}) {
+    MakePrintable(field);
+  }
+  for (std::string& id : *record->mutable_queue_ids()) MakePrintable(&id);
+}
 
 absl::StatusOr<int> OpenForAppend(const std::string& path) {
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -44,6 +77,7 @@ AuditLog::~AuditLog() {
 
 absl::Status AuditLog::Write(v1::AuditRecord record) {
   if (!record.has_time()) SetTimestamp(absl::Now(), record.mutable_time());
+  MakePrintable(&record);
   std::string line = AuditJson(record);
   spdlog::info("audit: {}", line);
   line.push_back('\n');
