@@ -35,17 +35,16 @@ std::vector<DeferEntry> ParseDeferLog(absl::string_view text, bool utf8) {
   DeferEntry entry;
   bool in_entry = false;
   std::string line;
+  // Postfix drops an entry that no blank line ends: the writer may still be
+  // appending to it. A last line without its newline is still a line to
+  // Postfix, though, and ends the entry if it is blank.
   while (!text.empty()) {
-    size_t nl = text.find('\n');
-    if (nl == absl::string_view::npos) {
-      // Postfix drops an entry that no blank line ends: the writer may still
-      // be appending to it.
-      break;
-    }
+    const size_t nl = text.find('\n');
+    const absl::string_view raw = text.substr(0, nl);
+    text.remove_prefix(nl == absl::string_view::npos ? text.size() : nl + 1);
     // Postfix reads each line as a C string: it ends at a NUL, and a line
     // that starts with one counts as blank.
-    line.assign(text.data(), std::min(nl, text.substr(0, nl).find('\0')));
-    text.remove_prefix(nl + 1);
+    line.assign(raw.data(), std::min(raw.size(), raw.find('\0')));
     if (line.empty()) {
       if (in_entry) Finish(entry, out);
       in_entry = false;

@@ -1,10 +1,11 @@
 #include "agent/postfix/record_reader.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace mailfleet::postfix {
@@ -14,8 +15,32 @@ namespace {
 // that a pointer loop cannot hang a reader.
 constexpr int kMaxReverseJumps = 10000;
 
+// Without a loop, pointers into the middle of records can still make a
+// damaged file's bytes be read several times over (Postfix reads them as
+// often); past this many times its size, reading stops, so that such a
+// file cannot multiply its recipients and content as a loop would.
+constexpr uint64_t kMaxReadsOfEachByte = 4;
+
 absl::Status Framing(uint64_t offset, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(what, " at offset ", offset));
+}
+
+// The target of a pointer record as Postfix's rec_goto() reads it: the data
+// is a C string, leading blanks are skipped and the rest must be digits
+// alone (no sign, no trailing blank); no digits at all is the placeholder 0.
+std::optional<uint64_t> PointerTarget(absl::string_view data) {
+  data = absl::StripLeadingAsciiWhitespace(data.substr(0, data.find('\0')));
+  uint64_t target = 0;
+  for (char c : data) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return std::nullopt;
+    }
+    const uint64_t digit = c - '0';
+    // Postfix's off_t is signed 64-bit.
+    if (target > (uint64_t{INT64_MAX} - digit) / 10) return std::nullopt;
+    target = target * 10 + digit;
+  }
+  return target;
 }
 
 }  // namespace
@@ -70,8 +95,10 @@ absl::StatusOr<Record> RecordReader::ReadRaw() {
   r.end_offset = p + len;
   pos_ = r.end_offset;
   consumed_ += r.end_offset - start;
-  if (consumed_ > file_size_) {
-    return Framing(start, "pointer loop: records read more than once");
+  if (consumed_ / kMaxReadsOfEachByte > file_size_) {
+    return Framing(start, absl::StrCat("pointer records make the file read "
+                                       "more than ",
+                                       kMaxReadsOfEachByte, " times over"));
   }
   return r;
 }
@@ -83,20 +110,30 @@ absl::StatusOr<Record> RecordReader::Next() {
     if (!r.ok()) return r;
     if (r->type == rec::kPadding) continue;
     if (r->type == rec::kPtr) {
-      absl::string_view text = absl::StripLeadingAsciiWhitespace(r->data);
-      text = absl::StripTrailingAsciiWhitespace(text);
-      int64_t target = 0;
-      if (!absl::SimpleAtoi(text, &target) || target < 0 ||
-          static_cast<uint64_t>(target) >= file_size_) {
+      const std::optional<uint64_t> target = PointerTarget(r->data);
+      if (!target.has_value()) {
         return Framing(r->end_offset, "malformed pointer record");
       }
-      if (target == 0) continue;  // a placeholder pointer: read on
-      if (static_cast<uint64_t>(target) <= last_jump_ &&
-          ++reverse_jumps_ > kMaxReverseJumps) {
+      if (*target == 0) continue;  // a placeholder pointer: read on
+      // Postfix would seek there and meet the end of the file.
+      if (*target >= file_size_) {
+        return Framing(r->end_offset,
+                       "pointer record points past the end of the file");
+      }
+      if (*target <= last_jump_ && ++reverse_jumps_ > kMaxReverseJumps) {
         return Framing(r->end_offset, "too many reverse pointer jumps");
       }
-      last_jump_ = target;
-      pos_ = target;
+      // From a target the reader reads on exactly as the first time, so a
+      // second jump there is a loop. Postfix follows it until its reverse
+      // jump limit, listing the loop's recipients up to 10,000 times; the
+      // loop has been read once, so stop.
+      if (!jump_targets_.insert(*target).second) {
+        return Framing(
+            r->end_offset,
+            absl::StrCat("pointer loop: a second jump to offset ", *target));
+      }
+      last_jump_ = *target;
+      pos_ = *target;
       continue;
     }
     if (r->type == rec::kEnd) saw_end_ = true;

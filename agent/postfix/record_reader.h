@@ -2,7 +2,9 @@
 // 7-bit groups (high bit = more), then that many data bytes. Like Postfix's
 // rec_get(), it follows pointer records ('p'), skips padding ('w') and ends
 // the file at the end record ('E'); data after 'E' is a heap that is only
-// reached through pointers.
+// reached through pointers. Unlike it, it stops at a pointer loop (DATA_LOSS)
+// once the loop has been read, instead of going round it until the limit of
+// 10,000 reverse jumps.
 //
 // Reads through a window buffer from an open file; never locks or writes.
 // Not thread-safe.
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/os/filesystem.h"
@@ -74,9 +77,10 @@ class RecordReader {
   size_t buf_len_ = 0;
   uint64_t last_jump_ = 0;
   int reverse_jumps_ = 0;
+  // Offsets jumped to so far: a second jump to one is a pointer loop.
+  absl::flat_hash_set<uint64_t> jump_targets_;
   // Bytes of records read so far. A sound file is read at most once over,
-  // whatever its pointers; more means a pointer loop that would otherwise
-  // multiply the file's recipients or content up to 10,000 times.
+  // whatever its pointers.
   uint64_t consumed_ = 0;
   bool saw_end_ = false;
 };

@@ -50,6 +50,22 @@ TEST(DeferLogTest, EntryWithoutClosingBlankLineIsStillBeingWritten) {
   EXPECT_EQ(entries[0].address, "a@b");
 }
 
+// Found by running fuzz_defer_log's corpus through `postqueue -j`: a last
+// line without a newline that starts with a NUL is blank to Postfix and
+// ends the entry before it; the parser used to drop that line unread.
+TEST(DeferLogTest, UnterminatedLastLineStartingWithANulEndsTheEntry) {
+  constexpr char kLog[] = "recipient=a@b\nreason=x\n\nrecipient=c@d\n\0junk";
+  auto entries = ParseDeferLog(std::string(kLog, sizeof(kLog) - 1), true);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].address, "c@d");
+  EXPECT_EQ(entries[1].reason, "(description unavailable)");
+  // Without the NUL that line is not blank, and nothing ends the entry.
+  EXPECT_EQ(
+      ParseDeferLog("recipient=a@b\nreason=x\n\nrecipient=c@d\njunk", true)
+          .size(),
+      1u);
+}
+
 TEST(DeferLogTest, LinesEndAtANul) {
   constexpr char kLog[] = "recipient=a@b\0junk\nreason=x\n\n";
   auto entries = ParseDeferLog(std::string(kLog, sizeof(kLog) - 1), true);

@@ -97,6 +97,44 @@ TEST(RecordReaderTest, PointerLoopCannotMultiplyRecipients) {
   EXPECT_LE(env->recipients.size(), 400u);
 }
 
+// Found by running fuzz_queue_file's corpus through `postqueue -j`: the
+// reader stopped with "pointer loop" once it had read more bytes than the
+// file holds, so that one jump back into the middle of a record, which
+// Postfix reads past, hid the recipients after it.
+TEST(RecordReaderTest, OneJumpBackIntoARecordIsNoLoop) {
+  QueueFileBuilder b;
+  b.Record('S', "s@example.com");  // [0, 15)
+  // An attribute, [15, 25), whose data read from offset 19 on is an 'N'
+  // record that ends where the pointer record, [25, 42), ends.
+  b.Record('A', std::string("x=N\x15yyyy", 8));
+  b.Record('p', absl::StrFormat("%15d", 19));
+  b.Record('R', "r@example.com").Record('E', "");
+  ASSERT_EQ(b.size(), 59u);
+  QueueFileEnvelope env = Envelope(b.bytes());
+  EXPECT_EQ(env.error, "");
+  EXPECT_THAT(env.recipients,
+              ElementsAre(Field(&EnvelopeRecipient::address, "r@example.com")));
+}
+
+// Found the same way: a pointer record's data is a C string to Postfix, and
+// rec_goto() skips leading blanks only; nothing left is the placeholder 0.
+TEST(RecordReaderTest, PointerTargetsAreReadAsPostfixReadsThem) {
+  auto read = [](absl::string_view pointer) {
+    QueueFileBuilder b;
+    b.Record('S', "s@example.com").Record('p', pointer);
+    b.Record('R', "r@example.com").Record('E', "");
+    return Envelope(b.bytes());
+  };
+  QueueFileEnvelope blank_then_nul = read(std::string("          \0 208", 15));
+  EXPECT_EQ(blank_then_nul.error, "");
+  EXPECT_EQ(blank_then_nul.recipients.size(), 1u);
+  for (absl::string_view bad : {"15 ", "+15", "1x", "99999999999999999999"}) {
+    QueueFileEnvelope env = read(bad);
+    EXPECT_THAT(env.error, HasSubstr("malformed pointer record")) << bad;
+    EXPECT_TRUE(env.recipients.empty()) << bad;
+  }
+}
+
 TEST(QueueFileTest, DataEndsAtANulAsInPostfix) {
   QueueFileBuilder b;
   b.Record('C', std::string("             10\0junk", 20))

@@ -107,5 +107,49 @@ TEST(SpoolEnvelopeTest, WhatTheWriterFormatsReadsBackTheSame) {
   EXPECT_EQ(back->attempts, env.attempts);
 }
 
+// Found by fuzz_spool_envelope (Format after Parse must read back the
+// same): absl::ParseTime took field widths RFC 3339 does not, and an offset
+// could push the year out of four digits in UTC, which the writer then
+// wrote as "-1-12-31T..." that no parse accepts.
+TEST(SpoolEnvelopeTest, ReceivedIsRfc3339DigitForDigit) {
+  const std::string head = "sender: a@b\nrecipient: c@d\nreceived: ";
+  for (const char* bad : {"2026-1-3T1:0:0Z", "12026-11-30T10:00:00Z",
+                          "2026-11-30T10:00:00+0100", "2026-11-30T10:00:00+01",
+                          "2026-11-30T10:00:00.Z", "2026-11-30 10:00:00Z",
+                          "2026-11-30T10:00:00", "2026-02-30T10:00:00Z"}) {
+    auto env = ParseSpoolEnvelope(head + bad + "\n");
+    EXPECT_THAT(env.status().message(), HasSubstr("line 3: received is not"))
+        << bad;
+  }
+  for (const char* good :
+       {"2026-11-30t10:00:00z", "2026-11-30T10:00:00.5-12:00",
+        "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"}) {
+    EXPECT_TRUE(ParseSpoolEnvelope(head + good + "\n").ok()) << good;
+  }
+}
+
+TEST(SpoolEnvelopeTest, ReceivedOutsideFourDigitYearsInUtcIsRefused) {
+  const std::string head = "sender: a@b\nrecipient: c@d\nreceived: ";
+  EXPECT_THAT(ParseSpoolEnvelope(head + "0000-01-01T00:00:00+00:01\n")
+                  .status()
+                  .message(),
+              HasSubstr("received is in the year -1 in UTC"));
+  EXPECT_THAT(ParseSpoolEnvelope(head + "9999-12-31T23:59:59-00:01\n")
+                  .status()
+                  .message(),
+              HasSubstr("year 10000"));
+}
+
+TEST(SpoolEnvelopeTest, EarlyYearsAreWrittenWithFourDigits) {
+  auto env = ParseSpoolEnvelope(
+      "sender: a@b\nrecipient: c@d\nreceived: 0999-01-01T00:30:00+00:30\n");
+  ASSERT_TRUE(env.ok()) << env.status();
+  const std::string text = FormatSpoolEnvelope(*env);
+  EXPECT_THAT(text, HasSubstr("received: 0999-01-01T00:00:00+00:00\n"));
+  auto back = ParseSpoolEnvelope(text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->received, env->received);
+}
+
 }  // namespace
 }  // namespace mailfleet::mpa
