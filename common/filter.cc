@@ -41,10 +41,14 @@ absl::StatusOr<Filter> Filter::Compile(const FilterSpec& spec) {
   if (!spec.queues.empty()) {
     f.queues_.reset();
     for (QueueKind q : spec.queues) {
-      if (q == QueueKind::kUnknown) {
-        return absl::InvalidArgumentError("filter names an unknown queue");
+      // Any byte can reach here cast to a QueueKind; one past the known
+      // queues would make the bitset throw.
+      const int i = static_cast<int>(q);
+      if (q == QueueKind::kUnknown || i >= kQueueKindCount) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("filter names an unknown queue (", i, ")"));
       }
-      f.queues_.set(static_cast<int>(q));
+      f.queues_.set(i);
     }
   }
   if (!spec.fields.empty()) {
@@ -74,6 +78,12 @@ absl::StatusOr<Filter> Filter::Compile(const FilterSpec& spec) {
     if (!re->ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "invalid regular expression '", spec.pattern, "': ", re->error()));
+    }
+    if (re->ProgramSize() > kMaxRegexProgramSize) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "regular expression is too costly to match (", re->ProgramSize(),
+          " RE2 instructions; the limit is ", kMaxRegexProgramSize,
+          "): make its repetitions smaller"));
     }
     f.regex_ = std::move(re);
   }

@@ -125,5 +125,31 @@ TEST(FilterTest, BadFiltersAreRefusedWithAReason) {
   EXPECT_THAT(error(s), HasSubstr("negative"));
 }
 
+// Found by fuzz_filter: a queue value past the last known one made
+// Compile throw std::out_of_range from the queue bitset.
+TEST(FilterTest, QueueOutOfRangeIsRefusedNotThrown) {
+  FilterSpec s;
+  s.queues = {QueueKind::kDeferred, static_cast<QueueKind>(kQueueKindCount)};
+  EXPECT_THAT(Filter::Compile(s).status().message(),
+              HasSubstr("unknown queue (11)"));
+  s.queues = {static_cast<QueueKind>(255)};
+  EXPECT_TRUE(absl::IsInvalidArgument(Filter::Compile(s).status()));
+  s.queues = {QueueKind::kUnknown};
+  EXPECT_TRUE(absl::IsInvalidArgument(Filter::Compile(s).status()));
+}
+
+TEST(FilterTest, ARegexTooCostlyToMatchIsRefused) {
+  FilterSpec s;
+  s.regex = true;
+  s.pattern = "(?:.?){1000}x";  // short, but 9,000 instructions
+  absl::Status refused = Filter::Compile(s).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_THAT(refused.message(), HasSubstr("too costly to match"));
+  s.pattern = "^[a-z0-9._%+-]+@(gmail|yahoo)\\.com$";
+  EXPECT_TRUE(Filter::Compile(s).ok());
+  s.pattern = "(?:\\w+\\s){50}";
+  EXPECT_TRUE(Filter::Compile(s).ok());
+}
+
 }  // namespace
 }  // namespace mailfleet
