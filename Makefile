@@ -2,12 +2,15 @@
 # dependencies first, so they work on a fresh Debian 12 machine.
 BUILD_DIR ?= build
 SANITIZE_DIR ?= build-asan
-# ccache hits across clones (CI builds a fresh clone every time).
+FUZZ_DIR ?= build-fuzz
+# ccache hits across clones (CI builds a fresh clone every time) and
+# across build directories (with -g the directory is hashed otherwise).
 export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-sanitize demo demo-stop bench clean
+.PHONY: all deps configure build test test-sanitize test-fuzz demo demo-stop bench clean
 
 all: build
 
@@ -26,6 +29,7 @@ build: deps configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
 	$(MAKE) test-sanitize
+	$(MAKE) test-fuzz
 
 # The unit tests again under AddressSanitizer, LeakSanitizer and UBSan
 # (fatal on any report): the parsers and the service meet hostile input.
@@ -34,6 +38,19 @@ test-sanitize: deps
 	  -DMAILFLEET_SANITIZE=ON -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 	cmake --build $(SANITIZE_DIR)
 	cd $(SANITIZE_DIR) && ctest -L unit --output-on-failure --timeout 300
+
+# libFuzzer on the parsers of queue files, defer logs, MPA envelopes and
+# filters, built with clang under ASan and UBSan; each runs for
+# FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus) and any finding
+# fails it. Only the fuzzers are built in FUZZ_DIR.
+FUZZ_SECONDS ?= 20
+test-fuzz: deps
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DMAILFLEET_FUZZ=ON -DMAILFLEET_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+	cmake --build $(FUZZ_DIR) --target fuzzers
+	cd $(FUZZ_DIR) && ctest -L fuzz -j2 --output-on-failure
 
 demo: build
 	scripts/demo.sh start
@@ -45,4 +62,4 @@ bench: build
 	bench/run_all.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

@@ -9,6 +9,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libre2-dev libgtest-dev libgmock-dev
   postfix time procps
+  clang libclang-rt-14-dev
+  openssl libssl-dev
 )
 
 missing=()
