@@ -11,9 +11,12 @@ COUNT=${COUNT:-100000}
 RUNS=${RUNS:-5}
 ROOT=${ROOT:-/tmp/mailfleet-bench-$COUNT}
 TESTPOSTFIX=$BUILD_DIR/bench/fill/mailfleet-testpostfix
+# The CA and certificates of the listing's mTLS rows, made afresh each run.
+TLS_DIR=$(mktemp -d /tmp/mailfleet-bench-tls-XXXXXX)
 
 # KEEP=1 leaves the queue for another run (it takes minutes to fill).
 cleanup() {
+  rm -rf "$TLS_DIR"
   [ "${KEEP:-0}" = 1 ] || "$TESTPOSTFIX" destroy --root "$ROOT" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -32,7 +35,8 @@ echo
 "$BUILD_DIR/bench/listing/mailfleet-bench-listing" \
   --postfix-config-dir "$ROOT/config" \
   --agent-bin "$BUILD_DIR/agent/mailfleet-agent" \
-  --cli-bin "$BUILD_DIR/client/cli/mailfleet" --runs "$RUNS"
+  --cli-bin "$BUILD_DIR/client/cli/mailfleet" --runs "$RUNS" \
+  --tls-dir "$TLS_DIR" --certs-script deploy/make-fleet-certs.sh
 echo
 "$BUILD_DIR/bench/actions/mailfleet-bench-actions" \
   --postfix-config-dir "$ROOT/config" \

@@ -2,9 +2,12 @@
 // queue in the same run: full listing (raw gRPC and CLI `ls -o json`), a
 // filtered listing returning about 1% of the queue, the agent's cold start
 // against a plain C walk of the queue files, and the agent's memory.
+// With --tls-dir, the same listings again (gRPC and CLI, full and 1%) with
+// the agent serving mutual TLS and the client presenting an operator
+// certificate, on the same queue in the same runs.
 //
 // Usage: mailfleet-bench-listing --postfix-config-dir DIR --agent-bin PATH
-//          --cli-bin PATH [--runs N]
+//          --cli-bin PATH [--runs N] [--tls-dir DIR [--certs-script PATH]]
 // Prints one Markdown table; docs/BENCHMARKS.md records it.
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,6 +22,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +46,12 @@ ABSL_FLAG(std::string, agent_bin, "", "path of mailfleet-agent");
 ABSL_FLAG(std::string, cli_bin, "", "path of the mailfleet CLI");
 ABSL_FLAG(int, runs, 5, "runs per measurement; the median is reported");
 ABSL_FLAG(int, port, 17071, "loopback port for the agent under test");
+ABSL_FLAG(std::string, tls_dir, "",
+          "also measure the listings over mutual TLS, with the CA and "
+          "certificates in this directory (made with --certs-script unless "
+          "they are there)");
+ABSL_FLAG(std::string, certs_script, "deploy/make-fleet-certs.sh",
+          "the script that makes the certificates in --tls-dir");
 
 namespace {
 
@@ -147,16 +158,72 @@ double PlainCWalk(const std::string& queue_dir) {
   return Seconds(Clock::now() - start);
 }
 
+// The files of --tls-dir: the fleet CA, the agent's certificate (it names
+// IP:127.0.0.1) and an operator's client certificate.
+constexpr char kAgentName[] = "mailfleet-bench-agent";
+constexpr char kOperatorName[] = "mailfleet-bench-operator";
+
+struct TlsPaths {
+  std::string ca, agent_cert, agent_key, operator_cert, operator_key;
+};
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Makes the certificates with the fleet's own script unless they exist.
+TlsPaths EnsureCerts(const std::string& dir) {
+  TlsPaths p{dir + "/ca.pem",
+             absl::StrCat(dir, "/agent-", kAgentName, ".pem"),
+             absl::StrCat(dir, "/agent-", kAgentName, ".key"),
+             absl::StrCat(dir, "/operator-", kOperatorName, ".pem"),
+             absl::StrCat(dir, "/operator-", kOperatorName, ".key")};
+  bool present = true;
+  for (const std::string* f :
+       {&p.ca, &p.agent_cert, &p.agent_key, &p.operator_cert, &p.operator_key}) {
+    present = present && access(f->c_str(), R_OK) == 0;
+  }
+  if (!present) {
+    const std::string script = absl::GetFlag(FLAGS_certs_script);
+    int status = 0;
+    // Its progress lines are dropped, its errors go to stderr.
+    waitpid(Spawn({script, dir, "--agent", kAgentName, "--operator", kOperatorName},
+                  "/dev/null", ""),
+            &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "%s %s failed\n", script.c_str(), dir.c_str());
+      std::exit(1);
+    }
+  }
+  return p;
+}
+
 struct AgentRun {
   pid_t pid;
   double cold_start;
 };
 
-AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
+// Plaintext unless `tls` is given: then the agent serves mTLS (client
+// certificates required, its default) and is asked with `creds`.
+AgentRun StartAgent(const std::string& config_dir, const std::string& address,
+                    const TlsPaths* tls = nullptr,
+                    std::shared_ptr<grpc::ChannelCredentials> creds =
+                        grpc::InsecureChannelCredentials()) {
   auto start = Clock::now();
-  pid_t pid = Spawn({absl::GetFlag(FLAGS_agent_bin), "--listen", address,
-                     "--postfix-config-dir", config_dir},
-                    "/dev/null", "/dev/null");
+  std::vector<std::string> argv = {absl::GetFlag(FLAGS_agent_bin), "--listen", address,
+                                   "--postfix-config-dir", config_dir};
+  if (tls) {
+    argv.insert(argv.end(), {"--tls-cert", tls->agent_cert, "--tls-key",
+                             tls->agent_key, "--tls-ca", tls->ca});
+  }
+  pid_t pid = Spawn(argv, "/dev/null", "/dev/null");
   running_agent = pid;
   // Retry the connection every few milliseconds, not with gRPC's default
   // backoff of a second and more: it is the agent being timed.
@@ -164,16 +231,55 @@ AgentRun StartAgent(const std::string& config_dir, const std::string& address) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 5);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10);
-  auto stub = mailfleet::v1::AgentService::NewStub(grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args));
+  auto stub = mailfleet::v1::AgentService::NewStub(
+      grpc::CreateCustomChannel(address, creds, args));
   for (;;) {
     grpc::ClientContext ctx;
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     mailfleet::v1::SummaryResponse resp;
     if (stub->Summary(&ctx, {}, &resp).ok()) break;
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      running_agent = 0;
+      std::fprintf(stderr, "the agent exited before it answered\n");
+      std::exit(1);
+    }
   }
   return {pid, Seconds(Clock::now() - start)};
+}
+
+using Stub = mailfleet::v1::AgentService::Stub;
+
+// Every page of a listing; counts each recipient domain's messages when
+// `domains` is given.
+size_t ListAll(Stub& stub, const mailfleet::v1::Filter& filter,
+               std::map<std::string, size_t>* domains) {
+  mailfleet::v1::ListRequest req;
+  *req.mutable_filter() = filter;
+  req.set_page_size(10000);
+  size_t n = 0;
+  for (;;) {
+    grpc::ClientContext ctx;
+    mailfleet::v1::ListResponse resp;
+    grpc::Status status = stub.List(&ctx, req, &resp);
+    if (!status.ok()) {
+      std::fprintf(stderr, "List failed: %s\n", status.error_message().c_str());
+      std::exit(1);
+    }
+    n += resp.messages_size();
+    if (domains) {
+      for (const auto& m : resp.messages()) {
+        std::map<std::string, bool> seen;
+        for (const auto& r : m.recipients()) {
+          std::string d = r.address().substr(r.address().rfind('@') + 1);
+          if (!seen[d]) (*domains)[d]++, seen[d] = true;
+        }
+      }
+    }
+    if (resp.next_page_token().empty()) return n;
+    req.set_page_token(resp.next_page_token());
+  }
 }
 
 }  // namespace
@@ -203,6 +309,20 @@ int main(int argc, char** argv) {
 
   std::vector<double> postqueue, walk, cold, grpc_list, cli_list, filtered_grpc,
       filtered_cli, filtered_postqueue;
+  // The same listings over mutual TLS, with --tls-dir.
+  const std::string tls_dir = absl::GetFlag(FLAGS_tls_dir);
+  TlsPaths tls;
+  std::shared_ptr<grpc::ChannelCredentials> tls_creds;
+  if (!tls_dir.empty()) {
+    tls = EnsureCerts(tls_dir);
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFileOrDie(tls.ca);
+    options.pem_private_key = ReadFileOrDie(tls.operator_key);
+    options.pem_cert_chain = ReadFileOrDie(tls.operator_cert);
+    tls_creds = grpc::SslCredentials(options);
+  }
+  std::vector<double> tls_cold, tls_grpc_list, tls_cli_list, tls_filtered_grpc,
+      tls_filtered_cli;
   long rss_kb = 0, hwm_kb = 0;
   size_t messages = 0, filtered_messages = 0;
   std::string filter_domain;
@@ -220,31 +340,7 @@ int main(int argc, char** argv) {
         address, grpc::InsecureChannelCredentials(), args));
     auto list_all = [&](const mailfleet::v1::Filter& filter,
                         std::map<std::string, size_t>* domains) {
-      mailfleet::v1::ListRequest req;
-      *req.mutable_filter() = filter;
-      req.set_page_size(10000);
-      size_t n = 0;
-      for (;;) {
-        grpc::ClientContext ctx;
-        mailfleet::v1::ListResponse resp;
-        grpc::Status status = stub->List(&ctx, req, &resp);
-        if (!status.ok()) {
-          std::fprintf(stderr, "List failed: %s\n", status.error_message().c_str());
-          std::exit(1);
-        }
-        n += resp.messages_size();
-        if (domains) {
-          for (const auto& m : resp.messages()) {
-            std::map<std::string, bool> seen;
-            for (const auto& r : m.recipients()) {
-              std::string d = r.address().substr(r.address().rfind('@') + 1);
-              if (!seen[d]) (*domains)[d]++, seen[d] = true;
-            }
-          }
-        }
-        if (resp.next_page_token().empty()) return n;
-        req.set_page_token(resp.next_page_token());
-      }
+      return ListAll(*stub, filter, domains);
     };
     if (run == 0) {
       // Pick the recipient domain whose messages come closest to 1%.
@@ -271,6 +367,39 @@ int main(int argc, char** argv) {
                                         "--match", "@" + filter_domain, "--field",
                                         "recipient"}));
     Stop(agent.pid);
+
+    if (tls_creds) {
+      // The same as above, in the same order, against an agent serving
+      // mTLS with the operator's certificate presented: the gRPC channel is
+      // new (a TCP connection and a handshake on its first call, as above),
+      // and each CLI run makes its own handshake.
+      AgentRun tls_agent = StartAgent(config_dir, address, &tls, tls_creds);
+      tls_cold.push_back(tls_agent.cold_start);
+      auto tls_stub = mailfleet::v1::AgentService::NewStub(
+          grpc::CreateCustomChannel(address, tls_creds, args));
+      if (run == 0) ListAll(*tls_stub, {}, nullptr);
+      t0 = Clock::now();
+      size_t n = ListAll(*tls_stub, {}, nullptr);
+      tls_grpc_list.push_back(Seconds(Clock::now() - t0));
+      t0 = Clock::now();
+      size_t nf = ListAll(*tls_stub, filter, nullptr);
+      tls_filtered_grpc.push_back(Seconds(Clock::now() - t0));
+      if (n != messages || nf != filtered_messages) {
+        std::fprintf(stderr, "over mTLS: %zu messages, %zu filtered; plaintext: %zu, %zu\n",
+                     n, nf, messages, filtered_messages);
+        std::exit(1);
+      }
+      const std::vector<std::string> tls_flags = {"--tls-ca", tls.ca, "--tls-cert",
+                                                  tls.operator_cert, "--tls-key",
+                                                  tls.operator_key};
+      std::vector<std::string> ls = {cli, "--agent", address};
+      ls.insert(ls.end(), tls_flags.begin(), tls_flags.end());
+      ls.insert(ls.end(), {"ls", "-o", "json"});
+      tls_cli_list.push_back(TimeCommand(ls));
+      ls.insert(ls.end(), {"--match", "@" + filter_domain, "--field", "recipient"});
+      tls_filtered_cli.push_back(TimeCommand(ls));
+      Stop(tls_agent.pid);
+    }
   }
 
   double pq = Median(postqueue);
@@ -290,6 +419,26 @@ int main(int argc, char** argv) {
   // far above it the agent stays (the target is at most 2x).
   std::printf("| cold start to first answer | %.3f s | plain C walk %.3f s | %.2fx the walk |\n",
               Median(cold), Median(walk), Median(cold) / Median(walk));
+  if (tls_creds) {
+    // Against postqueue -j as above, and against the same listing in
+    // plaintext measured in the same runs.
+    auto tls_row = [&](const char* what, double t, double plain) {
+      std::printf("| %s over mTLS | %.3f s | postqueue -j %.3f s; plaintext %.3f s | "
+                  "%.1fx; %.2fx the plaintext time |\n",
+                  what, t, pq, plain, pq / t, t / plain);
+    };
+    tls_row("full listing, gRPC List (page 10000)", Median(tls_grpc_list),
+            Median(grpc_list));
+    tls_row("full listing, CLI ls -o json > /dev/null", Median(tls_cli_list),
+            Median(cli_list));
+    tls_row("1% listing, gRPC List", Median(tls_filtered_grpc), Median(filtered_grpc));
+    tls_row("1% listing, CLI ls --match -o json", Median(tls_filtered_cli),
+            Median(filtered_cli));
+    std::printf("\nmTLS: agent --tls-cert/--tls-key/--tls-ca (client certificates "
+                "required), client with the operator certificate of %s; cold start "
+                "to the first answer over mTLS %.3f s.\n",
+                tls_dir.c_str(), Median(tls_cold));
+  }
   std::printf("\nAgent memory: baseline (empty queue) %ld KiB, indexed %ld KiB "
               "(peak %ld KiB) -> %.0f bytes per message above baseline.\n",
               baseline_kb, rss_kb, hwm_kb,
