@@ -35,7 +35,8 @@ test: build
 # (fatal on any report): the parsers and the service meet hostile input.
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  -DMAILFLEET_SANITIZE=ON -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+	  -DMAILFLEET_SANITIZE=ON -DMAILFLEET_UNIT_TESTS_ONLY=ON \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 	cmake --build $(SANITIZE_DIR)
 	cd $(SANITIZE_DIR) && ctest -L unit --output-on-failure --timeout 300
 
