@@ -24,47 +24,19 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/filter.h"
+#include "common/message.h"
 
 namespace {
 
 using ::mailfleet::Filter;
 using ::mailfleet::FilterSpec;
 using ::mailfleet::MatchField;
+using ::mailfleet::Message;
 using ::mailfleet::QueueKind;
 
 void Check(bool ok) {
   if (!ok) std::abort();
 }
-
-struct Recipient {
-  std::string address, orig_address, delay_reason;
-};
-
-// The accessors Filter::Matches asks of a message.
-struct Message {
-  QueueKind queue = QueueKind::kDeferred;
-  std::string id_, sender, client_;
-  int64_t size = 0;
-  absl::Time arrived;
-  std::vector<Recipient> recipients;
-
-  QueueKind queue_kind() const { return queue; }
-  int64_t size_bytes() const { return size; }
-  absl::Time arrival() const { return arrived; }
-  absl::string_view id() const { return id_; }
-  absl::string_view sender_address() const { return sender; }
-  absl::string_view client() const { return client_; }
-  size_t recipient_count() const { return recipients.size(); }
-  absl::string_view recipient_address(size_t i) const {
-    return recipients[i].address;
-  }
-  absl::string_view recipient_orig_address(size_t i) const {
-    return recipients[i].orig_address;
-  }
-  absl::string_view recipient_delay_reason(size_t i) const {
-    return recipients[i].delay_reason;
-  }
-};
 
 int64_t Number(absl::string_view s) {
   int64_t n = 0;
@@ -118,10 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 ? static_cast<QueueKind>(queue)
                 : QueueKind::kDeferred;
   m.size = Number(numbers[1]);
-  m.arrived = now - absl::Seconds(Number(numbers[2]));
-  m.id_ = std::string(lines[3]);
+  m.arrival_time = now - absl::Seconds(Number(numbers[2]));
+  m.queue_id = std::string(lines[3]);
   m.sender = std::string(lines[4]);
-  m.client_ = std::string(lines[5]);
+  m.client_address = std::string(lines[5]);
   for (size_t i = 6; i < lines.size(); ++i) {
     std::vector<std::string> parts = absl::StrSplit(lines[i], '\t');
     parts.resize(std::max<size_t>(parts.size(), 3));
@@ -141,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool hit = filter->MatchesText(text);
     if (!spec.regex) Check(hit == ContainsLower(text, spec.pattern));
   }
-  for (const Recipient& r : m.recipients) {
+  for (const mailfleet::Recipient& r : m.recipients) {
     const bool hit = filter->MatchesText(r.delay_reason);
     if (!spec.regex) Check(hit == ContainsLower(r.delay_reason, spec.pattern));
   }
