@@ -124,11 +124,16 @@ class FilteredSummary {
 // written to the client before the next is read, so one chunk at most is
 // held. The client's cancel cancels the agent's call; the agent's status
 // is the client's. Deletes itself once both calls are done.
+//
+// The next read is started from the client side's OnWriteDone, outside the
+// agent call's reactions, so the agent call carries a hold while the relay
+// may still read: without it, the agent's status arriving between a read
+// and the next could end that call under a StartRead.
 class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
                      public grpc::ClientReadReactor<v1::GetMessageResponse> {
  public:
   // Refuses the call with `refusal`.
-  explicit MessageRelay(const grpc::Status& refusal) : agent_done_(true) {
+  explicit MessageRelay(const grpc::Status& refusal) {
     grpc::ServerWriteReactor<v1::GetMessageResponse>::Finish(refusal);
   }
 
@@ -148,50 +153,48 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
     ForwardPrincipal(&agent_context_, principal);
     stub_->async()->GetMessage(&agent_context_, &request_, this);
     StartRead(&part_);
+    grpc::ClientReadReactor<v1::GetMessageResponse>::AddHold();
     StartCall();
   }
 
   // Agent side.
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone(status) follows
+    if (!ok) {  // OnDone(status) follows once the hold is gone
+      StopReading();
+      return;
+    }
     if (part_.has_envelope()) part_.mutable_envelope()->set_gateway(gateway_);
     Audit(grpc::Status::OK);
+    bool client_gone;
     {
       absl::MutexLock lock(&mu_);
-      if (client_gone_) return;  // the agent's call is being cancelled
-      writing_ = true;
+      client_gone = client_gone_;
+    }
+    if (client_gone) {  // the agent's call is being cancelled
+      StopReading();
+      return;
     }
     // Never under the lock: gRPC may run the reaction inline.
     StartWrite(&part_);
   }
   void OnDone(const grpc::Status& status) override {
+    // No write is pending: the hold lasts until the last one is done.
     Audit(status);
-    bool finish;
-    {
-      absl::MutexLock lock(&mu_);
-      agent_done_ = true;
-      agent_status_ = status;
-      finish = !writing_;
-    }
-    if (finish) FinishClient();
+    FinishClient(status);
   }
 
   // Client side.
   void OnWriteDone(bool ok) override {
-    bool finish;
+    if (ok) {
+      StartRead(&part_);
+      return;
+    }
     {
       absl::MutexLock lock(&mu_);
-      writing_ = false;
-      if (!ok) client_gone_ = true;
-      finish = agent_done_;
+      client_gone_ = true;
     }
-    if (finish) {
-      FinishClient();
-    } else if (ok) {
-      StartRead(&part_);
-    } else {
-      agent_context_.TryCancel();
-    }
+    agent_context_.TryCancel();
+    StopReading();
   }
   void OnCancel() override {
     {
@@ -207,6 +210,9 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   }
 
  private:
+  // Once per relay, when no read will follow: lets the agent's call end.
+  void StopReading() { grpc::ClientReadReactor<v1::GetMessageResponse>::RemoveHold(); }
+
   // Once per relay: the first part, or the end of a call that sent none.
   // Reads and the call's end come one after the other, never together.
   void Audit(const grpc::Status& status) {
@@ -218,13 +224,13 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
 
   // The agent's error says which gateway it is from: an unreachable
   // gateway is not an unreachable controller.
-  void FinishClient() {
+  void FinishClient(const grpc::Status& agent_status) {
     grpc::ServerWriteReactor<v1::GetMessageResponse>::Finish(
-        agent_status_.ok()
-            ? agent_status_
-            : grpc::Status(agent_status_.error_code(),
+        agent_status.ok()
+            ? agent_status
+            : grpc::Status(agent_status.error_code(),
                            absl::StrCat("gateway ", gateway_, " (", address_,
-                                        "): ", agent_status_.error_message())));
+                                        "): ", agent_status.error_message())));
   }
 
   const std::string gateway_;
@@ -234,10 +240,7 @@ class MessageRelay : public grpc::ServerWriteReactor<v1::GetMessageResponse>,
   grpc::ClientContext agent_context_;
   v1::GetMessageResponse part_;
   absl::Mutex mu_;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
-  bool agent_done_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status agent_status_;
   std::function<void(const grpc::Status&)> audit_read_;
 };
 
