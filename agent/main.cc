@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "agent/actions/queue_actions.h"
 #include "agent/index/queue_index.h"
 #include "agent/index/queue_monitor.h"
+#include "agent/metrics/agent_metrics.h"
 #include "agent/mpa/spool_actions.h"
 #include "agent/mpa/spool_reader.h"
 #include "agent/mpa/throttle.h"
@@ -26,6 +28,7 @@
 #include "agent/postfix/queue_reader.h"
 #include "agent/service/agent_service.h"
 #include "common/fmt_absl.h"
+#include "common/metrics/metrics_server.h"
 #include "common/os/dir_watcher.h"
 #include "common/os/filesystem.h"
 #include "common/os/process_runner.h"
@@ -63,6 +66,9 @@ ABSL_FLAG(bool, insecure, false,
           "serve without TLS on an address that is not loopback (logs a warning)");
 ABSL_FLAG(bool, require_client_cert, true,
           "with --tls-ca, refuse clients without a certificate at the handshake");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "IP:PORT to serve Prometheus metrics on at /metrics (plain HTTP; "
+          "none when empty)");
 ABSL_FLAG(std::string, controller_name, "mailfleet-controller",
           "the CN or SAN DNS name of the controller's client certificate: its "
           "calls may carry the principal it acts for, and may act");
@@ -108,6 +114,14 @@ int main(int argc, char** argv) {
     return Fail(std::string(s.message()));
   }
 
+  // Metrics first: the actions and the first scan are counted from the start.
+  std::unique_ptr<mailfleet::MetricsServer> metrics;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_listen); !address.empty()) {
+    auto started = mailfleet::MetricsServer::Start(address);
+    if (!started.ok()) return Fail(std::string(started.status().message()));
+    metrics = *std::move(started);
+  }
+
   mailfleet::ServerSecurityOptions security_options;
   security_options.listen = absl::GetFlag(FLAGS_listen);
   security_options.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
@@ -115,6 +129,7 @@ int main(int argc, char** argv) {
   mailfleet::SetSharedSecurityFlags(&security_options);
   security_options.policy.controller_name = absl::GetFlag(FLAGS_controller_name);
   security_options.policy.act_only_from_controller_or_local = true;
+  if (metrics) security_options.on_audit = metrics->ActionCounter();
   auto security = mailfleet::ServerSecurity::Create(std::move(security_options));
   if (!security.ok()) return Fail(std::string(security.status().message()));
 
@@ -155,13 +170,27 @@ int main(int argc, char** argv) {
       monitor_options.rescan_interval <= absl::ZeroDuration()) {
     return Fail("--batch-window must be >= 0 and --rescan-interval > 0");
   }
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  // Read at each scrape; set once the service exists.
+  std::atomic<const mailfleet::WatchHub*> watch_hub{nullptr};
+  if (metrics) {
+    mailfleet::AgentMetricsInfo info;
+    info.hostname = host;
+    info.postfix_version = config->mail_version;
+    metrics->Add(std::make_shared<mailfleet::AgentMetrics>(
+        &index,
+        [&watch_hub] {
+          const mailfleet::WatchHub* hub = watch_hub.load();
+          return hub != nullptr ? hub->watcher_count() : 0;
+        },
+        std::move(info), metrics->registry()));
+  }
   mailfleet::QueueMonitor monitor(&index, &fs, watcher->get(), monitor_options);
   if (auto s = monitor.Start(); !s.ok()) {
     return Fail("cannot read the queue: " + s.ToString());
   }
 
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
   mailfleet::postfix::PostfixTools tools(&runner, config_dir);
   mailfleet::QueueActions actions(&index, &tools, &fs,
                                   spool_actions ? &*spool_actions : nullptr);
@@ -169,9 +198,11 @@ int main(int argc, char** argv) {
                                       (*security)->access());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  watch_hub.store(&service.watch_hub());
   grpc::ServerBuilder builder;
   int port = 0;
   (*security)->Configure(&builder, &port);
+  if (metrics) metrics->InstrumentRpcs(&builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -196,5 +227,7 @@ int main(int argc, char** argv) {
     spdlog::warn("actions still running at exit");
   }
   monitor.Stop();
+  // No scrape may outlive what it reads.
+  metrics.reset();
   return 0;
 }

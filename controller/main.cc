@@ -16,12 +16,14 @@
 #include "absl/time/time.h"
 #include "common/dashed_flags.h"
 #include "common/listen_address.h"
+#include "common/metrics/metrics_server.h"
 #include "common/security/server_flags.h"
 #include "common/security/server_security.h"
 #include "common/security/tls.h"
 #include "common/fmt_absl.h"
 #include "controller/config/gateways_file.h"
 #include "controller/fleet/fleet.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/service/controller_service.h"
 #include "controller/service/fleet_watch.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -41,6 +43,9 @@ ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 ABSL_FLAG(bool, insecure, false,
           "serve, and call agents, without TLS on addresses that are not "
           "loopback (logs a warning)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "IP:PORT to serve Prometheus metrics on at /metrics (plain HTTP; "
+          "none when empty)");
 ABSL_FLAG(bool, require_client_cert, false,
           "with --tls-ca, refuse operators without a certificate at the "
           "handshake");
@@ -99,6 +104,14 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Metrics first: audited calls are counted from the start.
+  std::unique_ptr<mailfleet::MetricsServer> metrics;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_listen); !address.empty()) {
+    auto started = mailfleet::MetricsServer::Start(address);
+    if (!started.ok()) return Fail(std::string(started.status().message()));
+    metrics = *std::move(started);
+  }
+
   const std::string listen = absl::GetFlag(FLAGS_listen);
   mailfleet::ServerSecurityOptions security_options;
   security_options.listen = listen;
@@ -106,6 +119,7 @@ int main(int argc, char** argv) {
   const mailfleet::TlsFiles tls = security_options.tls;
   security_options.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
   security_options.insecure = absl::GetFlag(FLAGS_insecure);
+  if (metrics) security_options.on_audit = metrics->ActionCounter();
   auto security = mailfleet::ServerSecurity::Create(std::move(security_options));
   if (!security.ok()) return Fail(std::string(security.status().message()));
   // The same certificate, as a client, is what agents know the controller
@@ -133,6 +147,7 @@ int main(int argc, char** argv) {
   mailfleet::controller::Fleet fleet(options, hub.ChangeCallback());
   hub.OnApply(fleet, fleet.Apply(*gateways));
   spdlog::info("watching {} gateways from {}", gateways->size(), path);
+  if (metrics) metrics->Add(std::make_shared<mailfleet::controller::ControllerMetrics>(&fleet));
 
   mailfleet::controller::ServiceOptions service_options;
   service_options.client.credentials = *agent_credentials;
@@ -143,6 +158,7 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   (*security)->Configure(&builder, &port);
+  if (metrics) metrics->InstrumentRpcs(&builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return Fail("cannot listen on " + listen);
@@ -169,5 +185,7 @@ int main(int argc, char** argv) {
   hub.Shutdown();
   service.CancelCalls();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // No scrape may outlive the fleet it reads.
+  metrics.reset();
   return 0;
 }

@@ -11,6 +11,8 @@ packages=(
   postfix time procps
   clang libclang-rt-14-dev
   openssl libssl-dev
+  prometheus-cpp-dev
+  prometheus
 )
 
 missing=()
@@ -30,5 +32,15 @@ echo "bootstrap: installing ${missing[*]}"
 echo "postfix postfix/main_mailer_type select No configuration" \
   | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# Nor may Prometheus start a system server on :9090: the metrics test runs
+# its own. A policy-rc.d that says "not now" is how Debian keeps packages
+# from starting services; one already there (containers have one) is left
+# alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

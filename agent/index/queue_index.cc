@@ -133,10 +133,10 @@ absl::Status QueueIndex::Rescan(
   std::vector<IndexChange> changes = QueueSnapshot::Diff(*before, *snapshot);
   const bool first = !scanned_;
   scanned_ = true;
+  size_t drift = 0;
   if (!first && !changes.empty()) {
     absl::flat_hash_set<MessageKey> meanwhile;
     if (changed_meanwhile) meanwhile = changed_meanwhile();
-    size_t drift = 0;
     for (const IndexChange& c : changes) {
       if (meanwhile.contains(MessageKey(c.source, c.queue_id))) continue;
       if (drift++ < kLoggedDrift && !expect_drift) {
@@ -187,7 +187,13 @@ absl::Status QueueIndex::Rescan(
               count, absl::FormatDuration(absl::Now() - stats->started),
               absl::FormatDuration(stats->duration), changed, problems,
               current_bytes / 1024, generation_);
+  if (scan_observer_) scan_observer_(ScanReport{absl::Now() - stats->started, drift});
   return absl::OkStatus();
+}
+
+void QueueIndex::SetScanObserver(std::function<void(const ScanReport&)> observer) {
+  absl::MutexLock writer_lock(&writer_mu_);
+  scan_observer_ = std::move(observer);
 }
 
 void QueueIndex::Refresh(const std::vector<RefreshTarget>& targets) {

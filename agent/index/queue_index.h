@@ -54,6 +54,12 @@ struct RefreshTarget {
   QueueSource source = QueueSource::kPostfix;
 };
 
+// What one successful full scan took and found.
+struct ScanReport {
+  absl::Duration duration;  // the scan and the index built from it
+  size_t drift = 0;         // messages the live index had wrong
+};
+
 class QueueIndex {
  public:
   // Called with every batch, in generation order, while the index's writer
@@ -77,6 +83,9 @@ class QueueIndex {
       const std::function<absl::flat_hash_set<MessageKey>()>& changed_meanwhile =
           nullptr,
       bool expect_drift = false);
+
+  // Called after every successful Rescan (for the metrics).
+  void SetScanObserver(std::function<void(const ScanReport&)> observer);
 
   // Reads these messages again from wherever they are now and publishes
   // what changed. A message that cannot be read is left as it was for the
@@ -136,6 +145,7 @@ class QueueIndex {
   absl::Mutex writer_mu_;  // one change at a time, in generation order
   int64_t generation_ ABSL_GUARDED_BY(writer_mu_) = 0;
   bool scanned_ ABSL_GUARDED_BY(writer_mu_) = false;
+  std::function<void(const ScanReport&)> scan_observer_ ABSL_GUARDED_BY(writer_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const QueueSnapshot> current_ ABSL_GUARDED_BY(mu_);
   absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(writer_mu_);

@@ -35,6 +35,9 @@ class CommandContext {
   absl::StatusOr<AgentClient*> Agent();
   // The controller named by --controller, connected on first use.
   absl::StatusOr<ControllerClient*> Controller();
+  // OK when the server named by --agent or --controller answers its gRPC
+  // health check with SERVING.
+  absl::Status CheckHealth();
   // Whether the command goes through the controller.
   bool fleet() const { return !line_.controller.empty(); }
 
@@ -92,6 +95,7 @@ const Command* FindCommand(absl::string_view name);
 // cmd_watch.cc; what they do through the controller in fleet_*.cc.
 absl::Status CheckGateways(const CommandLine& line, bool can_ask);
 absl::Status RunGateways(CommandContext& context);
+absl::Status RunHealth(CommandContext& context);
 absl::Status RunSummary(CommandContext& context);
 absl::Status RunList(CommandContext& context);
 absl::Status RunShow(CommandContext& context);

@@ -8,6 +8,7 @@
 #include "client/cli/message_json.h"
 #include "client/cli/summary_table.h"
 #include "client/cli/watch_json.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace mailfleet::cli {
 namespace {
@@ -133,6 +134,17 @@ absl::Status Output::PrintWatchEvent(const v1::WatchEvent& event,
   } else {
     AppendWatchLogLines(event, note, format_ == OutputFormat::kWide, display_,
                         &buffer_);
+  }
+  return Flush();
+}
+
+absl::Status Output::PrintServing() {
+  if (format_ == OutputFormat::kJson) {
+    grpc::health::v1::HealthCheckResponse response;
+    response.set_status(grpc::health::v1::HealthCheckResponse::SERVING);
+    if (absl::Status status = AppendProtoJsonLine(response); !status.ok()) return status;
+  } else {
+    buffer_ += "SERVING\n";
   }
   return Flush();
 }

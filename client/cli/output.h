@@ -76,6 +76,9 @@ class Output {
   // gateways: the table, or each Gateway as a JSON line.
   absl::Status PrintGateways(const v1::ListGatewaysResponse& response);
 
+  // health: the server answered SERVING (JSON: the HealthCheckResponse).
+  absl::Status PrintServing();
+
   // summary through the controller: the totals, the gateways and those
   // left out, or the FleetSummaryResponse in JSON.
   absl::Status PrintFleetSummary(const v1::FleetSummaryResponse& response);

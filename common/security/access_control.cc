@@ -7,8 +7,8 @@
 
 namespace mailfleet {
 
-AccessControl::AccessControl(AuthPolicy policy, AuditLog* audit)
-    : policy_(std::move(policy)), audit_(audit) {
+AccessControl::AccessControl(AuthPolicy policy, AuditLog* audit, AuditObserver observer)
+    : policy_(std::move(policy)), audit_(audit), observer_(std::move(observer)) {
   if (audit_ == nullptr) {
     log_only_ = *AuditLog::Open("");  // opens nothing: cannot fail
     audit_ = log_only_.get();
@@ -52,6 +52,7 @@ absl::StatusOr<Principal> AccessControl::CheckAudited(
 }
 
 void AccessControl::Audit(v1::AuditRecord record) const {
+  if (observer_) observer_(record);
   if (absl::Status s = audit_->Write(std::move(record)); !s.ok()) {
     spdlog::error("audit record not written: {}", s.message());
   }

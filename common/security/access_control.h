@@ -5,6 +5,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -16,8 +17,12 @@ namespace mailfleet {
 
 class AccessControl {
  public:
+  // Sees every audit record as it is written: the metrics count actions
+  // from the same records the trail keeps.
+  using AuditObserver = std::function<void(const v1::AuditRecord&)>;
+
   // `audit` must outlive this; null writes audit records to the log only.
-  AccessControl(AuthPolicy policy, AuditLog* audit);
+  AccessControl(AuthPolicy policy, AuditLog* audit, AuditObserver observer = nullptr);
 
   // No tokens, callers from loopback (or in-process) only, audit records
   // to the log: the default of services built without a policy (tests,
@@ -41,6 +46,7 @@ class AccessControl {
  private:
   AuthPolicy policy_;
   AuditLog* audit_;
+  AuditObserver observer_;
   std::unique_ptr<AuditLog> log_only_;
 };
 

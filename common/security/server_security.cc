@@ -37,7 +37,8 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Create(
   if (!audit.ok()) return audit.status();
   security->audit_ = *std::move(audit);
   security->access_ =
-      std::make_unique<AccessControl>(options.policy, security->audit_.get());
+      std::make_unique<AccessControl>(options.policy, security->audit_.get(),
+                                      std::move(options.on_audit));
   spdlog::info(
       "security: {}{}, {}, audit log {}",
       security->tls_ ? "TLS" : "plaintext",

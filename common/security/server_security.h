@@ -37,6 +37,8 @@ struct ServerSecurityOptions {
   // The agent's controller name and action rule (AuthPolicy); the token
   // store is filled in here.
   AuthPolicy policy;
+  // Told of every audit record (see AccessControl).
+  AccessControl::AuditObserver on_audit;
 };
 
 class ServerSecurity {

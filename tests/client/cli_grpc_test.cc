@@ -3,11 +3,15 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/cli/cli.h"
@@ -99,6 +103,36 @@ TEST(CliSecurityTest, TlsFlagsAreCheckedBeforeAnyCall) {
   run = MailfleetWithToken(
       {"--agent", "127.0.0.1:1", "--tls-ca", "/nonexistent/ca.pem", "summary"}, "");
   EXPECT_THAT(run.err, HasSubstr("--tls-ca: /nonexistent/ca.pem: No such file"));
+}
+
+TEST(CliHealthTest, SaysWhetherTheServerIsServing) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  FakeAgentService service;  // a server serves health beside a service
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+
+  CliRun run = MailfleetWithToken({"--agent", address, "health"}, "");
+  EXPECT_EQ(run.exit_code, kExitOk) << run.err;
+  EXPECT_EQ(run.out, "SERVING\n");
+  run = MailfleetWithToken({"--controller", address, "health", "-o", "json"}, "");
+  EXPECT_EQ(run.exit_code, kExitOk) << run.err;
+  EXPECT_EQ(run.out, "{\"status\":\"SERVING\"}\n");
+
+  server->GetHealthCheckService()->SetServingStatus(false);
+  run = MailfleetWithToken({"--agent", address, "health"}, "");
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_EQ(run.out, "");
+  EXPECT_THAT(run.err, HasSubstr("not serving: NOT_SERVING"));
+
+  server->Shutdown();
+  run = MailfleetWithToken({"--agent", address, "--timeout", "2s", "health"}, "");
+  EXPECT_EQ(run.exit_code, kExitFailure);
+  EXPECT_THAT(run.err, StartsWith("mailfleet: cannot reach agent at " + address));
 }
 
 TEST_F(CliGrpcTest, LsJsonPagesThroughEveryMessage) {

@@ -180,7 +180,8 @@ TEST(CliUsageTest, CommandAndArgumentsAreChecked) {
   EXPECT_EQ(RunArgs({"--agent", "a:1", "lst"}).err,
             "mailfleet: unknown command 'lst': expected gateways, summary, "
             "ls, show, "
-            "hold, release, requeue, delete, expire, respool, flush, watch\n");
+            "hold, release, requeue, delete, expire, respool, flush, watch, "
+            "health\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show"}).err,
             "mailfleet: 'show' needs ID: mailfleet show ID\n");
   EXPECT_EQ(RunArgs({"--agent", "a:1", "show", "A", "B"}).err,
