@@ -34,9 +34,9 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
         absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
   }
   server->exposer_->RegisterCollectable(server->registry_);
-  spdlog::info("metrics on http://{}/metrics", address);
   std::vector<int> ports = server->exposer_->GetListeningPorts();
   server->port_ = ports.empty() ? 0 : ports.front();
+  spdlog::info("metrics on http://{}/metrics (port {})", address, server->port_);
   return server;
 }
 
