@@ -4,13 +4,13 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "agent/index/queue_index.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/mpa/spool_item.h"
 #include "agent/mpa/spool_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/metric_samples.h"
 #include "prometheus/registry.h"
 #include "tests/testing/fake_filesystem.h"
 #include "tests/testing/queue_file_builder.h"
@@ -20,29 +20,7 @@ namespace {
 
 using ::mailfleet::testing::FakeFilesystem;
 using ::mailfleet::testing::QueueFileBuilder;
-
-// "name{label=value,...}" -> value, for every sample of `families`.
-std::map<std::string, double> Samples(const std::vector<prometheus::MetricFamily>& families) {
-  std::map<std::string, double> samples;
-  for (const prometheus::MetricFamily& family : families) {
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      std::vector<std::string> labels;
-      for (const auto& label : metric.label) labels.push_back(label.name + "=" + label.value);
-      const std::string key = absl::StrCat(family.name, "{", absl::StrJoin(labels, ","), "}");
-      switch (family.type) {
-        case prometheus::MetricType::Histogram:
-          samples[key + "count"] = static_cast<double>(metric.histogram.sample_count);
-          break;
-        case prometheus::MetricType::Counter:
-          samples[key] = metric.counter.value;
-          break;
-        default:
-          samples[key] = metric.gauge.value;
-      }
-    }
-  }
-  return samples;
-}
+using ::mailfleet::testing::Samples;
 
 class AgentMetricsTest : public ::testing::Test {
  protected:

@@ -4,28 +4,16 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "controller/fleet/fleet.h"
 #include "controller/metrics/controller_metrics.h"
 #include "gtest/gtest.h"
+#include "tests/testing/metric_samples.h"
 #include "tests/controller/fleet/link_test_support.h"
 
 namespace mailfleet::controller {
 namespace {
 
-// "name{label=value,...}" -> value.
-std::map<std::string, double> Samples(const std::vector<prometheus::MetricFamily>& families) {
-  std::map<std::string, double> samples;
-  for (const prometheus::MetricFamily& family : families) {
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      std::vector<std::string> labels;
-      for (const auto& label : metric.label) labels.push_back(label.name + "=" + label.value);
-      samples[absl::StrCat(family.name, "{", absl::StrJoin(labels, ","), "}")] =
-          metric.gauge.value;
-    }
-  }
-  return samples;
-}
+using ::mailfleet::testing::Samples;
 
 TEST(ControllerMetricsTest, GatewayStatesAndTheQueuesTheirAgentsReported) {
   v1::QueueSummary summary;
