@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libre2-dev libgtest-dev libgmock-dev
-  postfix time procps
+  postfix time procps curl
   clang libclang-rt-14-dev
   openssl libssl-dev
   prometheus-cpp-dev

@@ -20,6 +20,11 @@ CONTROLLER_ADDR=${CONTROLLER_ADDR:-127.0.0.1:17170}
 # The other two gateways' agents.
 GW2_ADDR=127.0.0.1:17072
 GW3_ADDR=127.0.0.1:17073
+# Prometheus metrics: each agent's and the controller's.
+GW1_METRICS=127.0.0.1:19171
+GW2_METRICS=127.0.0.1:19172
+GW3_METRICS=127.0.0.1:19173
+CONTROLLER_METRICS=127.0.0.1:19170
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -37,6 +42,17 @@ start_agent() {
   done
   echo "demo: the agent of $name did not start; see $DEMO_DIR/$name-agent.log" >&2
   exit 1
+}
+
+# An MPA spool (DIR ERRORS SPOOLED) as the MPA leaves it when a template
+# broke: ERRORS items in error/ (one of them malformed), SPOOLED waiting.
+fill_spool() {
+  local spool=$1 errors=$2 spooled=$3
+  for q in outgoing error spool respool tmp; do mkdir -p "$spool/$q"; done
+  "$MPA_SIM" fill --spool "$spool" --queue error --count "$errors"
+  "$MPA_SIM" fill --spool "$spool" --queue spool --count "$spooled" --start-index 10000
+  "$MPA_SIM" fill --spool "$spool" --queue outgoing --count 25 --start-index 20000
+  "$MPA_SIM" malformed --spool "$spool" --queue error > /dev/null
 }
 
 # A private Postfix (NAME MESSAGES SEED) filled over SMTP; prints its
@@ -59,7 +75,8 @@ gateway { name: "gw2" address: "$GW2_ADDR" labels { key: "site" value: "ams" } l
 gateway { name: "gw3" address: "$GW3_ADDR" labels { key: "site" value: "fra" } labels { key: "env" value: "prod" } }
 EOT
   "$CONTROLLER" --listen "$CONTROLLER_ADDR" --gateways "$DEMO_DIR/gateways.txt" \
-    --heartbeat 2s --stale-after 6s > "$DEMO_DIR/controller.log" 2>&1 &
+    --heartbeat 2s --stale-after 6s --metrics-listen "$CONTROLLER_METRICS" \
+    > "$DEMO_DIR/controller.log" 2>&1 &
   echo $! > "$DEMO_DIR/controller.pid"
   for _ in $(seq 100); do
     if [ "$("$CLI" --controller "$CONTROLLER_ADDR" --timeout 1s gateways -o json 2>/dev/null \
@@ -101,14 +118,10 @@ start() {
   "$TESTPOSTFIX" settle --root "$DEMO_DIR/gw1" --timeout 300
 
   echo "Writing an MPA spool in $SPOOL: a broken template has filled error/, the spool is past its throttle limit..."
-  for q in outgoing error spool respool tmp; do mkdir -p "$SPOOL/$q"; done
-  "$MPA_SIM" fill --spool "$SPOOL" --queue error --count 60
-  "$MPA_SIM" fill --spool "$SPOOL" --queue spool --count 1200 --start-index 1000
-  "$MPA_SIM" fill --spool "$SPOOL" --queue outgoing --count 25 --start-index 3000
-  "$MPA_SIM" malformed --spool "$SPOOL" --queue error > /dev/null
+  fill_spool "$SPOOL" 60 1200
 
-  echo "Starting mailfleet-agent on $AGENT_ADDR..."
-  start_agent gw1 "$AGENT_ADDR" "$config" --mpa-spool "$SPOOL"
+  echo "Starting mailfleet-agent on $AGENT_ADDR (metrics on http://$GW1_METRICS/metrics)..."
+  start_agent gw1 "$AGENT_ADDR" "$config" --mpa-spool "$SPOOL" --metrics-listen "$GW1_METRICS"
   # The MPA at work meanwhile: items arrive, are processed, some fail.
   "$MPA_SIM" run --spool "$SPOOL" --rate 5 --duration 0 --error-ratio 0.2 \
     > "$DEMO_DIR/mpa-sim.log" 2>&1 &
@@ -158,11 +171,13 @@ start() {
   postqueue -c "$config" -j | wc -l
 
   echo
-  echo "Now a fleet: two more gateways, each a Postfix with its agent, and a controller over all three..."
+  echo "Now a fleet: two more gateways, each a Postfix and an MPA spool with its agent, and a controller over all three..."
   config2=$(start_postfix gw2 300 11)
   config3=$(start_postfix gw3 300 12)
-  start_agent gw2 "$GW2_ADDR" "$config2"
-  start_agent gw3 "$GW3_ADDR" "$config3"
+  fill_spool "$DEMO_DIR/gw2-mpa" 12 40
+  fill_spool "$DEMO_DIR/gw3-mpa" 1100 20
+  start_agent gw2 "$GW2_ADDR" "$config2" --mpa-spool "$DEMO_DIR/gw2-mpa" --metrics-listen "$GW2_METRICS"
+  start_agent gw3 "$GW3_ADDR" "$config3" --mpa-spool "$DEMO_DIR/gw3-mpa" --metrics-listen "$GW3_METRICS"
   start_controller
   local fleet=(--controller "$CONTROLLER_ADDR")
   say mailfleet --controller "$CONTROLLER_ADDR" gateways
@@ -174,15 +189,26 @@ start() {
   say mailfleet --controller "$CONTROLLER_ADDR" hold --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
   "$CLI" "${fleet[@]}" hold --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
   say "kill the agent of gw3; the controller notices"
-  kill "$(cat "$DEMO_DIR/gw3-agent.pid")"
+  gw3_pid=$(cat "$DEMO_DIR/gw3-agent.pid")
+  kill "$gw3_pid"
   rm -f "$DEMO_DIR/gw3-agent.pid"
   sleep 1
   say mailfleet --controller "$CONTROLLER_ADDR" release --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
   "$CLI" "${fleet[@]}" release --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes || true
-  start_agent gw3 "$GW3_ADDR" "$config3"
+  # The old agent lets go of its ports as it exits.
+  while kill -0 "$gw3_pid" 2>/dev/null; do sleep 0.1; done
+  start_agent gw3 "$GW3_ADDR" "$config3" --mpa-spool "$DEMO_DIR/gw3-mpa" --metrics-listen "$GW3_METRICS"
   sleep 2
   say mailfleet --controller "$CONTROLLER_ADDR" gateways   # gw3 is back
   "$CLI" "${fleet[@]}" gateways
+  say mailfleet --controller "$CONTROLLER_ADDR" health
+  "$CLI" "${fleet[@]}" health
+  say "curl -s http://$GW3_METRICS/metrics | grep -E '^mailfleet_(queue_messages|mpa_throttle_state)' | grep -v ' 0\$'"
+  curl -s "http://$GW3_METRICS/metrics" | grep -E '^mailfleet_(queue_messages|mpa_throttle_state)' | grep -v ' 0$'
+  say "curl -s http://$CONTROLLER_METRICS/metrics | grep -E '^mailfleet_controller_(gateways|gateway_queue_messages)' | grep -E 'deferred|hold|connected'"
+  curl -s "http://$CONTROLLER_METRICS/metrics" \
+    | grep -E '^mailfleet_controller_(gateways|gateway_queue_messages)' | grep -E 'deferred|hold|connected'
+
   cat <<EOT
 
 The demo keeps running: try
@@ -194,6 +220,7 @@ The demo keeps running: try
   $CLI --controller $CONTROLLER_ADDR ls -l env=prod --queue hold
   $CLI --controller $CONTROLLER_ADDR show -g gw1 $id --envelope-only
   $CLI --controller $CONTROLLER_ADDR watch
+  curl -s http://$CONTROLLER_METRICS/metrics    # Prometheus metrics; agents on $GW1_METRICS, $GW2_METRICS, $GW3_METRICS
 Stop it with: make demo-stop
 EOT
 }
