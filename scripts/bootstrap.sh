@@ -44,3 +44,7 @@ if [ ! -e "$policy" ]; then
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Only promtool and the prometheus binary are wanted: no server at boot.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+  systemctl disable prometheus.service >/dev/null 2>&1 || true
+fi
