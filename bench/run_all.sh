@@ -47,6 +47,8 @@ echo
   --postfix-config-dir "$ROOT/config" \
   --agent-bin "$BUILD_DIR/agent/mailfleet-agent"
 echo
+bench/metrics/metrics_bench.sh "$ROOT/config" "$RUNS"
+echo
 # The MPA spool: builds a spool of its own under /tmp, needs no Postfix.
 "$BUILD_DIR/bench/mpa/mailfleet-bench-mpa" --runs "$RUNS"
 echo
