@@ -10,7 +10,8 @@ packages=(
   libabsl-dev libspdlog-dev libre2-dev libgtest-dev libgmock-dev
   postfix time procps curl
   clang libclang-rt-14-dev
-  openssl libssl-dev
+  openssl libssl-dev python3-yaml
+  python3-grpcio python3-protobuf
   prometheus-cpp-dev
   prometheus
 )
