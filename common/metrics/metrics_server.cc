@@ -30,8 +30,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   try {
     server->exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
+    // civetweb says only that its context is null.
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve metrics on ", address,
+        ": the port is in use, or the address is not one of this host's (", e.what(), ")"));
   }
   server->exposer_->RegisterCollectable(server->registry_);
   std::vector<int> ports = server->exposer_->GetListeningPorts();

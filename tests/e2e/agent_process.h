@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/os/process_runner.h"
 #include "mailfleet/v1/agent.grpc.pb.h"
@@ -64,6 +65,15 @@ inline std::string ReadWholeFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Replaces the file with `text`.
+inline absl::Status WriteWholeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
 }
 
 // A client trusting `files.ca`, and presenting `files.cert` unless it is

@@ -35,6 +35,7 @@
 #include "proto/queue_kind_proto.h"
 #include "tests/e2e/agent_process.h"
 #include "tests/e2e/controller_process.h"
+#include "tests/e2e/poll.h"
 #include "tests/e2e/postqueue_json.h"
 #include "tests/e2e/support/loopback_ports.h"
 #include "tests/e2e/support/message_generator.h"
@@ -68,17 +69,6 @@ constexpr char kNearMiss[] = "xfleet-alerts@common.example.com";
 constexpr absl::Duration kFleetSettles = absl::Seconds(15);
 // Any single call to the controller.
 constexpr absl::Duration kCallDeadline = absl::Seconds(20);
-
-// Polls `done` every 50 ms until it holds or `timeout` has passed; returns
-// whether it held.
-bool PollUntil(absl::Duration timeout, const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-}
 
 absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),

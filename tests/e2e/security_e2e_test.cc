@@ -41,6 +41,7 @@
 #include "mailfleet/v1/controller.grpc.pb.h"
 #include "tests/e2e/agent_process.h"
 #include "tests/e2e/controller_process.h"
+#include "tests/e2e/poll.h"
 #include "tests/e2e/postqueue_json.h"
 #include "tests/e2e/support/loopback_ports.h"
 #include "tests/e2e/support/message_generator.h"
@@ -67,15 +68,6 @@ constexpr int kMessages = 24;
 constexpr absl::Duration kCallDeadline = absl::Seconds(20);
 // SIGHUP is handled asynchronously; a reload takes milliseconds.
 constexpr absl::Duration kReloadTime = absl::Seconds(10);
-
-bool PollUntil(absl::Duration timeout, const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-}
 
 void SetDeadline(grpc::ClientContext* ctx) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
@@ -107,14 +99,6 @@ absl::StatusOr<Token> NewToken(const std::string& name,
                                             run.stdout_text, run.stderr_text));
   }
   return Token{name, role, lines[0], lines[1]};
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
 }
 
 // Postfix's own account of its queue: each message's queue by id.
@@ -414,7 +398,7 @@ class SecurityEndToEndTest : public ::testing::Test {
     s_->agent_tokens = dir + "/agent-tokens";
     s_->controller_tokens = dir + "/controller-tokens";
     for (const std::string* f : {&s_->agent_tokens, &s_->controller_tokens}) {
-      const absl::Status written = WriteFile(*f, tokens);
+      const absl::Status written = WriteWholeFile(*f, tokens);
       ASSERT_TRUE(written.ok()) << written;
     }
     s_->agent_audit = dir + "/agent-audit.log";
@@ -431,7 +415,7 @@ class SecurityEndToEndTest : public ::testing::Test {
     ASSERT_TRUE(s_->agent->WaitUntilServing());
 
     const std::string gateways = dir + "/gateways.txt";
-    const absl::Status written = WriteFile(
+    const absl::Status written = WriteWholeFile(
         gateways, absl::StrCat("gateway { name: \"", kGateway, "\" address: \"",
                                s_->agent->address(), "\" }\n"));
     ASSERT_TRUE(written.ok()) << written;
@@ -890,8 +874,8 @@ TEST_F(SecurityEndToEndTest, CliTakesItsTokenFromAFileOrTheEnvironment) {
   const std::string viewer_file = s_->dir.path() + "/viewer.token";
   const std::string op_file = s_->dir.path() + "/operator.token";
   // The first line counts, trimmed.
-  ASSERT_TRUE(WriteFile(viewer_file, s_->viewer.secret + " \n").ok());
-  ASSERT_TRUE(WriteFile(op_file, "  " + s_->op.secret + "\n# otto\n").ok());
+  ASSERT_TRUE(WriteWholeFile(viewer_file, s_->viewer.secret + " \n").ok());
+  ASSERT_TRUE(WriteWholeFile(op_file, "  " + s_->op.secret + "\n# otto\n").ok());
   // One line, saying why: gRPC's name for the refusal, or the words of
   // the reason.
   auto expect_refused = [&](const CliResult& r, const std::string& code,
@@ -955,7 +939,7 @@ TEST_F(SecurityEndToEndTest, SighupReloadsTheControllersTokensAndAuditLog) {
 
   // The reader's token revoked, nora's added; the audit log rotated away.
   const std::string original = ReadWholeFile(s_->controller_tokens);
-  ASSERT_TRUE(WriteFile(s_->controller_tokens,
+  ASSERT_TRUE(WriteWholeFile(s_->controller_tokens,
                         absl::StrCat(s_->viewer.line, "\n", s_->op.line, "\n",
                                      nora->line, "\n"))
                   .ok());
@@ -989,7 +973,7 @@ TEST_F(SecurityEndToEndTest, SighupReloadsTheControllersTokensAndAuditLog) {
   ExpectAudit((*lines)[0], WantAudit{"nora", "viewer", "", "hold", "denied"});
 
   // As it was, for whatever runs next.
-  ASSERT_TRUE(WriteFile(s_->controller_tokens, original).ok());
+  ASSERT_TRUE(WriteWholeFile(s_->controller_tokens, original).ok());
   ASSERT_TRUE(s_->controller->Reload());
   EXPECT_TRUE(PollUntil(kReloadTime, [&] {
     return reader.ListGateways().ok() && newcomer.ListGateways().error_code() ==
