@@ -28,6 +28,7 @@
 #include "agent/postfix/queue_reader.h"
 #include "agent/service/agent_service.h"
 #include "common/fmt_absl.h"
+#include "common/logging.h"
 #include "common/metrics/metrics_server.h"
 #include "common/os/dir_watcher.h"
 #include "common/os/filesystem.h"
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
   std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  mailfleet::LogToStderr(absl::GetFlag(FLAGS_log_level));
 
   // Signals are taken synchronously by this thread only: SIGHUP reloads
   // the tokens and reopens the audit log.

@@ -21,6 +21,7 @@
 #include "common/security/server_security.h"
 #include "common/security/tls.h"
 #include "common/fmt_absl.h"
+#include "common/logging.h"
 #include "controller/config/gateways_file.h"
 #include "controller/fleet/fleet.h"
 #include "controller/metrics/controller_metrics.h"
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args = mailfleet::UnderscoreFlagNames(argc, argv);
   std::vector<char*> flag_argv = mailfleet::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(args.size()), flag_argv.data());
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  mailfleet::LogToStderr(absl::GetFlag(FLAGS_log_level));
 
   // Signals are taken synchronously by this thread only.
   sigset_t signals;
