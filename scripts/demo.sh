@@ -90,12 +90,27 @@ EOT
 }
 
 stop() {
+  local pids=()
   for pidfile in "$DEMO_DIR"/*.pid; do
     if [ -f "$pidfile" ]; then
-      kill "$(cat "$pidfile")" 2>/dev/null || true
+      pids+=("$(cat "$pidfile")")
       rm -f "$pidfile"
     fi
   done
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  # An agent finishes what it is doing and lets go of its ports first; the
+  # Postfix instances and the spools go only once nothing uses them.
+  for _ in $(seq 100); do
+    alive=0
+    for pid in "${pids[@]}"; do
+      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+        alive=1
+      fi
+    done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  [ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null || true
   for gw in gw1 gw2 gw3; do
     if [ -d "$DEMO_DIR/$gw" ]; then
       "$TESTPOSTFIX" destroy --root "$DEMO_DIR/$gw"
