@@ -594,8 +594,9 @@ TEST(MetricsFlagTest, AgentAndControllerRefuseAMetricsAddressTheyCannotServe) {
       auto run = runner.Run(args, options);
       ASSERT_TRUE(run.ok()) << run.status();
       EXPECT_EQ(run->exit_code, 1);
-      // spdlog writes to standard output: one line in all.
-      const std::string output = run->stdout_text + run->stderr_text;
+      // One line, on standard error, where the daemons log.
+      EXPECT_EQ(run->stdout_text, "");
+      const std::string& output = run->stderr_text;
       EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
       EXPECT_THAT(output, HasSubstr(address));
     }

@@ -331,7 +331,8 @@ TEST_F(MpaEndToEndTest, ThrottleStateFlipsAtTheLimits) {
                       {});
   ASSERT_TRUE(r.ok());
   EXPECT_NE(r->exit_code, 0);
-  EXPECT_THAT(r->stdout_text, HasSubstr("above its refuse limit"));  // the log
+  EXPECT_EQ(r->stdout_text, "");
+  EXPECT_THAT(r->stderr_text, HasSubstr("above its refuse limit"));  // the log
 }
 
 // The MPA writing, moving and removing items all the time, and the agent
