@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/dashed_flags.h"
@@ -187,6 +188,12 @@ int main(int argc, char** argv) {
         },
         std::move(info), metrics->registry()));
   }
+  // No scrape may outlive what it reads, on any way out: the index here,
+  // the service below.
+  auto stop_metrics = [&metrics] {
+    if (metrics) metrics->StopServing();
+  };
+  absl::Cleanup stop_metrics_before_index = stop_metrics;
   mailfleet::QueueMonitor monitor(&index, &fs, watcher->get(), monitor_options);
   if (auto s = monitor.Start(); !s.ok()) {
     return Fail("cannot read the queue: " + s.ToString());
@@ -199,6 +206,7 @@ int main(int argc, char** argv) {
                                       (*security)->access());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::Cleanup stop_metrics_before_service = stop_metrics;
   watch_hub.store(&service.watch_hub());
   grpc::ServerBuilder builder;
   int port = 0;
@@ -228,7 +236,5 @@ int main(int argc, char** argv) {
     spdlog::warn("actions still running at exit");
   }
   monitor.Stop();
-  // No scrape may outlive what it reads.
-  metrics.reset();
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -149,6 +150,10 @@ int main(int argc, char** argv) {
   hub.OnApply(fleet, fleet.Apply(*gateways));
   spdlog::info("watching {} gateways from {}", gateways->size(), path);
   if (metrics) metrics->Add(std::make_shared<mailfleet::controller::ControllerMetrics>(&fleet));
+  // No scrape may outlive the fleet it reads, on any way out.
+  absl::Cleanup stop_metrics = [&metrics] {
+    if (metrics) metrics->StopServing();
+  };
 
   mailfleet::controller::ServiceOptions service_options;
   service_options.client.credentials = *agent_credentials;
@@ -186,7 +191,5 @@ int main(int argc, char** argv) {
   hub.Shutdown();
   service.CancelCalls();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  // No scrape may outlive the fleet it reads.
-  metrics.reset();
   return 0;
 }

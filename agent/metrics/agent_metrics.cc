@@ -1,5 +1,6 @@
 #include "agent/metrics/agent_metrics.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -58,10 +59,14 @@ AgentMetrics::AgentMetrics(QueueIndex* index, std::function<int()> watchers,
                  .Register(registry)
                  .Add({})) {
   index->SetScanObserver([this](const ScanReport& report) {
-    scan_seconds_.Observe(absl::ToDoubleSeconds(report.duration));
+    // Wall-clock time: a clock stepped back must not make a sum go down.
+    scan_seconds_.Observe(
+        absl::ToDoubleSeconds(std::max(report.duration, absl::ZeroDuration())));
     drift_.Increment(static_cast<double>(report.drift));
   });
 }
+
+AgentMetrics::~AgentMetrics() { index_->SetScanObserver(nullptr); }
 
 std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
   std::shared_ptr<const QueueSnapshot> snapshot = index_->Current();

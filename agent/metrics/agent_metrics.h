@@ -28,11 +28,13 @@ class AgentMetrics : public prometheus::Collectable {
   // open. Scans are timed from here on: construct before the first scan.
   AgentMetrics(QueueIndex* index, std::function<int()> watchers, AgentMetricsInfo info,
                prometheus::Registry& registry);
+  // Unhooks from the index (waiting out a scan in progress).
+  ~AgentMetrics() override;
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  const QueueIndex* index_;
+  QueueIndex* index_;
   std::function<int()> watchers_;
   AgentMetricsInfo info_;
   prometheus::Histogram& scan_seconds_;

@@ -1,6 +1,7 @@
 // Actions by verb and result, counted from the audit records the server
-// writes for them (AccessControl's observer): what the metrics count and
-// what the trail says never differ.
+// writes for them (AccessControl's observer), so that the counts and the
+// trail agree. A record is counted as it is written: an action whose
+// record could not be written was still done.
 #ifndef MAILFLEET_COMMON_METRICS_ACTION_METRICS_H_
 #define MAILFLEET_COMMON_METRICS_ACTION_METRICS_H_
 

@@ -43,13 +43,15 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
 }
 
 void MetricsServer::Add(std::shared_ptr<prometheus::Collectable> collectable) {
+  if (exposer_ == nullptr) return;  // stopped
   exposer_->RegisterCollectable(collectable);
   collectables_.push_back(std::move(collectable));
 }
 
-}  // namespace mailfleet
-
-namespace mailfleet {
+void MetricsServer::StopServing() {
+  exposer_.reset();
+  collectables_.clear();
+}
 
 std::function<void(const v1::AuditRecord&)> MetricsServer::ActionCounter() {
   if (actions_ == nullptr) actions_ = std::make_unique<ActionMetrics>(*registry_);

@@ -38,6 +38,11 @@ class MetricsServer {
 
   int port() const { return port_; }
 
+  // Stops answering scrapes and drops the collectors (the registry stays,
+  // for the counters still in use): before anything a collector reads goes
+  // away. Waits for a scrape in progress; calling it again does nothing.
+  void StopServing();
+
  private:
   MetricsServer() = default;
 

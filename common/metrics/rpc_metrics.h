@@ -1,6 +1,7 @@
-// Per-method RPC counts and latencies of a gRPC server, named as the Go and
-// Java gRPC Prometheus interceptors name them (grpc_server_handled_total,
-// grpc_server_handling_seconds) so that existing dashboards work.
+// Per-method RPC counts and latencies of a gRPC server, named and labelled
+// as the Go and Java gRPC Prometheus interceptors do
+// (grpc_server_handled_total, grpc_server_handling_seconds), so that
+// dashboards written for them work.
 #ifndef MAILFLEET_COMMON_METRICS_RPC_METRICS_H_
 #define MAILFLEET_COMMON_METRICS_RPC_METRICS_H_
 

@@ -5,11 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/metrics/action_metrics.h"
 #include "common/metrics/families.h"
 #include "common/metrics/metrics_server.h"
@@ -180,15 +182,37 @@ TEST(RpcMetricsTest, CountsAndTimesEveryCallByMethodAndCode) {
     grpc::health::v1::HealthCheckResponse response;
     stub->Check(&context, request, &response);
   }
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  for (const char* path : {"/evil.Service1/Method1", "/evil.Service2/Method2"}) {
+    grpc::GenericStub generic(channel);
+    grpc::ClientContext context;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    absl::Notification done;
+    generic.UnaryCall(&context, path, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status status) {
+                        EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+  }
   server->Shutdown();
 
   const std::string text = Text(registry);
-  const std::string method = "grpc_method=\"Check\",grpc_service=\"grpc.health.v1.Health\"";
+  const std::string method =
+      "grpc_method=\"Check\",grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"";
   EXPECT_THAT(text, HasSubstr("grpc_server_started_total{" + method + "} 3\n"));
   EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"OK\"," + method + "} 2\n"));
   EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"INVALID_ARGUMENT\"," +
                               method + "} 1\n"));
   EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{" + method + "} 3\n"));
+  // A method the server does not have is counted, under "unknown" only:
+  // a client cannot make series of its own.
+  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                              "grpc_method=\"unknown\",grpc_service=\"unknown\","
+                              "grpc_type=\"unknown\"} 2\n"));
+  EXPECT_THAT(text, Not(HasSubstr("evil")));
 }
 
 }  // namespace
