@@ -89,6 +89,24 @@ EOT
   exit 1
 }
 
+# Returns once none of the PIDs runs (a zombie no longer does), or fails
+# after 10 s. An agent finishes what it is doing and lets go of its ports
+# first.
+wait_exited() {
+  local pid alive
+  for _ in $(seq 100); do
+    alive=0
+    for pid in "$@"; do
+      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+        alive=1
+      fi
+    done
+    [ $alive -eq 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 stop() {
   local pids=()
   for pidfile in "$DEMO_DIR"/*.pid; do
@@ -98,18 +116,8 @@ stop() {
     fi
   done
   [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
-  # An agent finishes what it is doing and lets go of its ports first; the
-  # Postfix instances and the spools go only once nothing uses them.
-  for _ in $(seq 100); do
-    alive=0
-    for pid in "${pids[@]}"; do
-      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
-        alive=1
-      fi
-    done
-    [ $alive -eq 0 ] && break
-    sleep 0.1
-  done
+  # The Postfix instances and the spools go only once nothing uses them.
+  wait_exited "${pids[@]}" || true
   [ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null || true
   for gw in gw1 gw2 gw3; do
     if [ -d "$DEMO_DIR/$gw" ]; then
@@ -210,8 +218,7 @@ start() {
   sleep 1
   say mailfleet --controller "$CONTROLLER_ADDR" release --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes
   "$CLI" "${fleet[@]}" release --all-gateways --regex --match '^sender2[0-9]@' --field sender --yes || true
-  # The old agent lets go of its ports as it exits.
-  while kill -0 "$gw3_pid" 2>/dev/null; do sleep 0.1; done
+  wait_exited "$gw3_pid" || true
   start_agent gw3 "$GW3_ADDR" "$config3" --mpa-spool "$DEMO_DIR/gw3-mpa" --metrics-listen "$GW3_METRICS"
   sleep 2
   say mailfleet --controller "$CONTROLLER_ADDR" gateways   # gw3 is back
