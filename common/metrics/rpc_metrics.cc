@@ -150,14 +150,8 @@ const MethodMetrics* RpcMetricsFactory::MetricsFor(
     metrics.handled[code] = &handled_.Add(with_code);
   }
   metrics.started = &started_.Add(labels);
-  const MethodMetrics* made;
-  if (known) {
-    made = &methods_.emplace(std::string(path), metrics).first->second;
-  } else {
-    unknown_ = metrics;
-    made = &*unknown_;
-  }
-  return made;
+  if (!known) return &unknown_.emplace(metrics);
+  return &methods_.emplace(std::string(path), metrics).first->second;
 }
 
 }  // namespace
